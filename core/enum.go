@@ -1,0 +1,137 @@
+package core
+
+import (
+	"errors"
+	"syscall"
+	"time"
+)
+
+// Enumerate lists every VMA that passes opts.Filter, in ascending order,
+// into res.VMAs (res.Lookups is emptied). The auto backend reads the text
+// for a full dump (one ioctl per VMA costs more) and walks the kernel with
+// PROCMAP_QUERY's own filters when a filter keeps few VMAs.
+//
+// The ioctl never returns the x86-64 [vsyscall] gate VMA; the text does.
+// On kernels without PROCMAP_QUERY auto uses text and a forced ioctl
+// backend fails with [ErrNotSupported].
+func (h *Handle) Enumerate(opts *Options, res *Result) error {
+	var o Options
+	if opts != nil {
+		o = *opts
+	}
+	if res == nil {
+		return &Error{Op: "enumerate", Pid: h.pid, Err: errors.Join(ErrInvalidArgument, errors.New("nil result"))}
+	}
+	if err := o.validate(); err != nil {
+		return &Error{Op: "enumerate", Pid: h.pid, Err: err}
+	}
+	if err := h.lockOpen("enumerate"); err != nil {
+		return err
+	}
+	defer h.mu.Unlock()
+	res.reset(0)
+	if h.kind == kindText {
+		res.Strategy = StrategyText
+		for i := range h.snapVMAs {
+			if o.Filter.matches(&h.snapVMAs[i]) {
+				res.VMAs = append(res.VMAs, h.snapVMAs[i])
+			}
+		}
+		return nil
+	}
+	s, err := h.chooseEnum(&o)
+	if err != nil {
+		return &Error{Op: "enumerate", Pid: h.pid, Err: err}
+	}
+	if s == StrategyText {
+		return h.enumText(&o, res)
+	}
+	return h.enumWalk(&o, res, o.Backend == BackendAuto)
+}
+
+func (h *Handle) enumText(o *Options, res *Result) error {
+	start := time.Now()
+	text, err := h.readText("enumerate")
+	res.Syscalls += h.reads
+	if err != nil {
+		return err
+	}
+	res.Strategy = StrategyText
+	s := textScanner{text: text}
+	lines := 0
+	var v VMA
+	for {
+		line, ok := s.next()
+		if !ok {
+			break
+		}
+		lines++
+		raw, msg := parseLine(line, &v)
+		if msg != "" {
+			return &Error{Op: "enumerate", Pid: h.pid, Err: errors.Join(ErrInvalidArgument, &lineError{s.line, msg})}
+		}
+		if o.Filter.Perms != 0 && v.Perms&o.Filter.Perms != o.Filter.Perms {
+			continue // rejected before the name is copied
+		}
+		res.arena = v.setName(raw, res.arena)
+		if !o.Filter.matches(&v) {
+			res.arena = res.arena[:len(res.arena)-len(v.Name)]
+			continue
+		}
+		res.VMAs = append(res.VMAs, v)
+	}
+	h.plan.noteText(lines, len(text), time.Since(start))
+	if o.Filter != (Filter{}) {
+		h.plan.walkFrac[filterKey(o.Filter)] = max(float64(len(res.VMAs))/float64(max(lines, 1)), 1e-6)
+	}
+	return nil
+}
+
+// enumWalk walks the VMAs with COVERING_OR_NEXT and the filter in the
+// kernel: one ioctl per matching VMA.
+func (h *Handle) enumWalk(o *Options, res *Result, adaptive bool) error {
+	b := h.buffers()
+	res.Strategy = StrategyIoctlWalk
+	flags := pmqCoveringOrNext | o.Filter.kernelFlags()
+	addr := uint64(0)
+	start := time.Now()
+	for {
+		res.Syscalls++
+		en := b.doQuery(h.fd, addr, flags, o.BuildIDs)
+		if en == syscall.ENOENT {
+			break
+		}
+		if en != 0 {
+			if en == syscall.ESRCH {
+				h.gone = true
+			}
+			if en == syscall.ENOTTY {
+				h.ioctlState = -1
+				if adaptive {
+					res.VMAs, res.arena = res.VMAs[:0], res.arena[:0]
+					return h.enumText(o, res)
+				}
+			}
+			return &Error{Op: "enumerate", Pid: h.pid, Addr: addr, HasAddr: true, Err: classifyErrno(en)}
+		}
+		h.ioctlState = 1
+		var v VMA
+		res.arena = b.fill(&v, res.arena)
+		res.VMAs = append(res.VMAs, v)
+		if v.End <= addr {
+			break // cannot happen; never loop forever
+		}
+		addr = v.End
+	}
+	n := len(res.VMAs)
+	if n > 0 {
+		p := &h.plan
+		p.noteIoctls(res.Syscalls, time.Since(start))
+		if o.Filter == (Filter{}) {
+			p.vmaCount = n
+		} else if p.vmaCount > 0 {
+			p.walkFrac[filterKey(o.Filter)] = max(float64(n)/float64(p.vmaCount), 1e-6)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,129 @@
+package core
+
+import (
+	"errors"
+	"fmt"
+	"syscall"
+)
+
+// Sentinel errors. Errors returned by this package wrap one of these (test
+// with errors.Is) and, where it applies, the underlying syscall.Errno.
+var (
+	// ErrNotSupported: the kernel lacks PROCMAP_QUERY (Linux 6.11 or later
+	// is needed) and the caller forced the ioctl backend, or asked for an
+	// operation that only the ioctl can do.
+	ErrNotSupported = errors.New("PROCMAP_QUERY not supported (needs Linux 6.11 or later)")
+	// ErrProcessGone: the target exited or exec'd since the handle was
+	// opened. The handle stays usable only after [Handle.Reopen].
+	ErrProcessGone = errors.New("process gone or exec'd since open")
+	// ErrPermission: the caller may not read the target's maps.
+	ErrPermission = errors.New("permission denied")
+	// ErrNoProcess: no process with that pid exists.
+	ErrNoProcess = errors.New("no such process")
+	// ErrInvalidArgument: a malformed argument, option or snapshot.
+	ErrInvalidArgument = errors.New("invalid argument")
+	// ErrClosed: the handle was closed.
+	ErrClosed = errors.New("handle closed")
+	// ErrPidReused: Reopen found another process under the handle's pid.
+	ErrPidReused = errors.New("pid reused by another process")
+	// ErrNotSettled: Compare saw the maps change on every attempt.
+	ErrNotSettled = errors.New("maps kept changing")
+)
+
+// Error is the error type returned by this package: an operation, its
+// target and the cause. Err wraps a sentinel above and, for system errors,
+// the syscall.Errno (so errors.Is(err, syscall.ESRCH) also works).
+type Error struct {
+	Op   string // "open", "query", "enumerate", ...
+	Pid  int    // target pid, -1 when unknown (fd or text handles)
+	Addr uint64 // address involved, when HasAddr
+	// HasAddr says Addr is meaningful.
+	HasAddr bool
+	Path    string // file involved, if any
+	Err     error
+}
+
+func (e *Error) Error() string {
+	s := "procmapq: " + e.Op
+	if e.Pid >= 0 {
+		s += fmt.Sprintf(" pid %d", e.Pid)
+	}
+	if e.Path != "" {
+		s += " " + e.Path
+	}
+	if e.HasAddr {
+		s += fmt.Sprintf(" addr %#x", e.Addr)
+	}
+	return s + ": " + e.Err.Error()
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+// errnoError pairs a sentinel with the errno that caused it so that both
+// errors.Is(err, ErrX) and errors.Is(err, syscall.EX) hold.
+type errnoError struct {
+	sentinel error
+	errno    syscall.Errno
+}
+
+func (e *errnoError) Error() string {
+	if e.sentinel == nil {
+		return e.errno.Error()
+	}
+	return e.sentinel.Error() + " (" + e.errno.Error() + ")"
+}
+
+func (e *errnoError) Unwrap() []error {
+	if e.sentinel == nil {
+		return []error{e.errno}
+	}
+	return []error{e.sentinel, e.errno}
+}
+
+// classifyErrno maps an errno from open/read/ioctl to a sentinel.
+func classifyErrno(errno syscall.Errno) error {
+	var s error
+	switch errno {
+	case syscall.ESRCH:
+		s = ErrProcessGone
+	case syscall.ENOTTY:
+		s = ErrNotSupported
+	case syscall.EACCES, syscall.EPERM:
+		s = ErrPermission
+	case syscall.EINVAL, syscall.E2BIG:
+		s = ErrInvalidArgument
+	}
+	return &errnoError{sentinel: s, errno: errno}
+}
+
+// Errno returns the errno that best describes err, for C callers: the
+// wrapped syscall.Errno if any, else one derived from the sentinel, else
+// EIO.
+func Errno(err error) syscall.Errno {
+	if err == nil {
+		return 0
+	}
+	var en syscall.Errno
+	if errors.As(err, &en) {
+		return en
+	}
+	switch {
+	case errors.Is(err, ErrProcessGone):
+		return syscall.ESRCH
+	case errors.Is(err, ErrNotSupported):
+		return syscall.ENOTTY
+	case errors.Is(err, ErrPermission):
+		return syscall.EACCES
+	case errors.Is(err, ErrNoProcess):
+		return syscall.ESRCH
+	case errors.Is(err, ErrInvalidArgument):
+		return syscall.EINVAL
+	case errors.Is(err, ErrClosed):
+		return syscall.EBADF
+	case errors.Is(err, ErrPidReused):
+		return syscall.ESRCH
+	case errors.Is(err, ErrNotSettled):
+		return syscall.EAGAIN
+	}
+	return syscall.EIO
+}

@@ -1,0 +1,293 @@
+package core
+
+import (
+	"errors"
+	"os"
+	"strconv"
+	"sync"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+)
+
+// DefaultProcRoot is where procfs is mounted.
+const DefaultProcRoot = "/proc"
+
+type handleKind uint8
+
+const (
+	kindPid  handleKind = iota // opened by pid: can be reopened
+	kindFD                     // a maps fd handed over by the target
+	kindText                   // a captured maps text
+)
+
+// OpenOptions tune how a handle is opened. The zero value is the default.
+type OpenOptions struct {
+	// ProcRoot is where procfs is mounted; empty means "/proc".
+	ProcRoot string
+	// Pid names the process a maps fd belongs to ([OpenFD] only), for error
+	// messages and for locating mapped files (normalization); 0 = unknown.
+	Pid int
+}
+
+// Handle is one target address space, kept open between calls. All its
+// methods are safe for concurrent use; calls on one handle are serialized.
+type Handle struct {
+	mu       sync.Mutex
+	kind     handleKind
+	fd       int // maps fd; -1 for text handles and after Close
+	pidfd    int // pidfd of a pid handle, -1 if none
+	pid      int // target pid; -1 when unknown
+	procRoot string
+	closed   bool
+	gone     bool // the fd answered ESRCH or read empty: the mm is gone
+
+	// ioctlState is this handle's own knowledge of the ioctl: an fd that is
+	// not a maps fd answers ENOTTY even on a new kernel.
+	ioctlState int8 // 0 unknown, 1 works, -1 ENOTTY
+
+	// Text backend scratch, reused between calls.
+	textBuf []byte
+	reads   int // read calls made by the last readText
+	ioc     *ioctlBuffers
+
+	// Text handles: the snapshot, parsed once at open.
+	snapVMAs []VMA
+
+	plan planner
+}
+
+// Open opens the address space of process pid (0 = the calling process) by
+// its /proc/<pid>/maps file and keeps the file open. The caller needs
+// PTRACE_MODE_READ access to the target (the same as for reading its maps);
+// without it Open returns an error wrapping [ErrPermission]. A pid that does
+// not exist gives [ErrNoProcess].
+//
+// Open does not need PROCMAP_QUERY: on kernels older than 6.11 every query
+// uses the text backend.
+func Open(pid int) (*Handle, error) { return OpenWithOptions(pid, nil) }
+
+// OpenWithOptions is [Open] with options.
+func OpenWithOptions(pid int, opts *OpenOptions) (*Handle, error) {
+	if pid < 0 {
+		return nil, &Error{Op: "open", Pid: pid, Err: ErrInvalidArgument}
+	}
+	if pid == 0 {
+		pid = os.Getpid()
+	}
+	h := &Handle{kind: kindPid, fd: -1, pidfd: -1, pid: pid, procRoot: DefaultProcRoot}
+	if opts != nil && opts.ProcRoot != "" {
+		h.procRoot = opts.ProcRoot
+	}
+	if err := h.openPid(); err != nil {
+		return nil, err
+	}
+	return h, nil
+}
+
+// openPid opens (or reopens) the maps file of h.pid. A pidfd pins the
+// identity of the process: the maps file is accepted only if the process the
+// pidfd refers to is still alive after it was opened, so a recycled pid is
+// never attached to.
+func (h *Handle) openPid() error {
+	if h.pidfd < 0 {
+		pfd, err := unix.PidfdOpen(h.pid, 0)
+		switch {
+		case err == nil:
+			h.pidfd = pfd
+		case err == syscall.ESRCH:
+			return &Error{Op: "open", Pid: h.pid, Err: &errnoError{ErrNoProcess, syscall.ESRCH}}
+		default:
+			// No pidfd (old kernel, or seccomp): open without reuse detection.
+		}
+	} else if !pidfdAlive(h.pidfd) {
+		return &Error{Op: "reopen", Pid: h.pid, Err: &errnoError{ErrPidReused, syscall.ESRCH}}
+	}
+	path := h.procRoot + "/" + strconv.Itoa(h.pid) + "/maps"
+	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		en := err.(syscall.Errno)
+		if en == syscall.ENOENT {
+			return &Error{Op: "open", Pid: h.pid, Path: path, Err: &errnoError{ErrNoProcess, syscall.ESRCH}}
+		}
+		return &Error{Op: "open", Pid: h.pid, Path: path, Err: classifyErrno(en)}
+	}
+	if h.pidfd >= 0 && !pidfdAlive(h.pidfd) {
+		unix.Close(fd)
+		return &Error{Op: "open", Pid: h.pid, Path: path, Err: &errnoError{ErrProcessGone, syscall.ESRCH}}
+	}
+	if h.fd >= 0 {
+		unix.Close(h.fd)
+	}
+	h.fd, h.gone, h.ioctlState = fd, false, 0
+	return nil
+}
+
+// pidfdAlive reports whether the process behind pidfd has not been reaped
+// (a zombie still counts: it keeps its pid).
+func pidfdAlive(pidfd int) bool {
+	return unix.PidfdSendSignal(pidfd, 0, nil, 0) == nil
+}
+
+// OpenFD opens a handle on a /proc/<pid>/maps file descriptor, typically
+// one the target opened on /proc/self/maps and passed to the profiler: the
+// profiler then needs no privileges over the target. fd is duplicated; the
+// caller keeps ownership of its own descriptor. fd must be an open procfs
+// file; anything else gives [ErrInvalidArgument]. opts.Pid, if known, is used
+// in messages and to locate mapped files.
+func OpenFD(fd int, opts *OpenOptions) (*Handle, error) {
+	pid := -1
+	if opts != nil && opts.Pid > 0 {
+		pid = opts.Pid
+	}
+	var sfs unix.Statfs_t
+	if err := unix.Fstatfs(fd, &sfs); err != nil {
+		return nil, &Error{Op: "open fd", Pid: pid, Err: classifyErrno(err.(syscall.Errno))}
+	}
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		return nil, &Error{Op: "open fd", Pid: pid, Err: classifyErrno(err.(syscall.Errno))}
+	}
+	if sfs.Type != unix.PROC_SUPER_MAGIC || st.Mode&unix.S_IFMT != unix.S_IFREG {
+		return nil, &Error{Op: "open fd", Pid: pid, Err: errors.Join(ErrInvalidArgument, errors.New("not a procfs maps file"))}
+	}
+	nfd, err := unix.FcntlInt(uintptr(fd), unix.F_DUPFD_CLOEXEC, 0)
+	if err != nil {
+		return nil, &Error{Op: "open fd", Pid: pid, Err: classifyErrno(err.(syscall.Errno))}
+	}
+	h := &Handle{kind: kindFD, fd: nfd, pidfd: -1, pid: pid, procRoot: DefaultProcRoot}
+	if opts != nil && opts.ProcRoot != "" {
+		h.procRoot = opts.ProcRoot
+	}
+	return h, nil
+}
+
+// OpenText opens a handle on a captured maps text (for example one saved
+// at sample time). The text is copied and parsed once; queries are then
+// answered from it by the text backend, whatever backend they ask for. A
+// malformed line gives an error wrapping [ErrInvalidArgument] that names the
+// line; lines must be sorted and not overlap, as the kernel writes them.
+func OpenText(text []byte) (*Handle, error) {
+	if len(text) > maxTextSize {
+		return nil, &Error{Op: "open text", Pid: -1, Err: ErrInvalidArgument}
+	}
+	vmas, err := ParseMaps(text)
+	if err != nil {
+		return nil, err
+	}
+	for i := 1; i < len(vmas); i++ {
+		if vmas[i].Start < vmas[i-1].End {
+			return nil, &Error{Op: "open text", Pid: -1, Err: errors.Join(ErrInvalidArgument,
+				&lineError{i + 1, "VMA not above the previous one"})}
+		}
+	}
+	return &Handle{kind: kindText, fd: -1, pidfd: -1, pid: -1, snapVMAs: vmas, procRoot: DefaultProcRoot}, nil
+}
+
+// Pid returns the target's pid, or -1 when unknown (fd handles opened
+// without a pid, text handles).
+func (h *Handle) Pid() int { return h.pid }
+
+// ProcRoot returns the procfs mount point the handle uses.
+func (h *Handle) ProcRoot() string { return h.procRoot }
+
+// IsSnapshot reports whether h was opened from a captured text.
+func (h *Handle) IsSnapshot() bool { return h.kind == kindText }
+
+// Close releases the handle's descriptors. It is safe to call more than
+// once; later calls and any use after Close return [ErrClosed].
+func (h *Handle) Close() error {
+	if h == nil {
+		return nil
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.closed {
+		return &Error{Op: "close", Pid: h.pid, Err: ErrClosed}
+	}
+	h.closed = true
+	if h.fd >= 0 {
+		unix.Close(h.fd)
+		h.fd = -1
+	}
+	if h.pidfd >= 0 {
+		unix.Close(h.pidfd)
+		h.pidfd = -1
+	}
+	h.snapVMAs, h.textBuf, h.ioc = nil, nil, nil
+	return nil
+}
+
+// Reopen opens the target's maps file again, for a pid handle whose process
+// exec'd (queries then fail with [ErrProcessGone]). It refuses, with
+// [ErrPidReused], when the original process is gone even if another process
+// now has its pid. fd and text handles cannot be reopened
+// ([ErrInvalidArgument]).
+func (h *Handle) Reopen() error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.closed {
+		return &Error{Op: "reopen", Pid: h.pid, Err: ErrClosed}
+	}
+	if h.kind != kindPid {
+		return &Error{Op: "reopen", Pid: h.pid, Err: errors.Join(ErrInvalidArgument, errors.New("only pid handles can be reopened"))}
+	}
+	if h.pidfd < 0 && h.fd >= 0 {
+		// Without a pidfd a recycled pid cannot be told apart: refuse.
+		return &Error{Op: "reopen", Pid: h.pid, Err: errors.Join(ErrNotSupported, errors.New("no pidfd to detect pid reuse"))}
+	}
+	return h.openPid()
+}
+
+// lockOpen locks h and checks it is usable.
+func (h *Handle) lockOpen(op string) error {
+	h.mu.Lock()
+	if h.closed {
+		h.mu.Unlock()
+		return &Error{Op: op, Pid: h.pid, Err: ErrClosed}
+	}
+	return nil
+}
+
+// goneError is the error for a handle whose target has gone.
+func (h *Handle) goneError(op string) error {
+	return &Error{Op: op, Pid: h.pid, Err: &errnoError{ErrProcessGone, syscall.ESRCH}}
+}
+
+// readText reads the whole maps file into h.textBuf. An empty file means the
+// mm is gone (exec, zombie, kernel thread): ErrProcessGone, like the ioctl.
+func (h *Handle) readText(op string) ([]byte, error) {
+	if h.gone {
+		return nil, h.goneError(op)
+	}
+	buf, reads, en := readAll(h.fd, h.textBuf)
+	h.textBuf, h.reads = buf, reads
+	if en != 0 {
+		if en == syscall.ESRCH {
+			h.gone = true
+		}
+		return nil, &Error{Op: op, Pid: h.pid, Err: classifyErrno(en)}
+	}
+	if len(buf) == 0 {
+		h.gone = true
+		return nil, h.goneError(op)
+	}
+	return buf, nil
+}
+
+// ioctlUsable reports whether this handle may use the ioctl: the kernel has
+// it and this fd answers it.
+func (h *Handle) ioctlUsable() bool {
+	if h.kind == kindText || h.ioctlState < 0 {
+		return false
+	}
+	ok, err := SupportsProcmapQuery()
+	return err == nil && ok
+}
+
+func (h *Handle) buffers() *ioctlBuffers {
+	if h.ioc == nil {
+		h.ioc = new(ioctlBuffers)
+	}
+	return h.ioc
+}

@@ -1,0 +1,252 @@
+package core
+
+import (
+	"sync/atomic"
+	"time"
+)
+
+// Costs measured on this machine, shared by all handles of the process.
+// They start from a cheap calibration at first use (one text read and one
+// ioctl on /proc/self/maps) and follow every real call as moving averages,
+// so they are never constants tuned to one machine.
+var calib struct {
+	once          atomic.Bool
+	ioctlNs       atomic.Int64 // one PROCMAP_QUERY
+	textPerVMANs  atomic.Int64 // reading + parsing one maps line
+	textBaseNs    atomic.Int64 // fixed cost of a text read (first read call)
+	walkSkipPerNs atomic.Int64 // a VMA skipped by a kernel-side filter
+}
+
+func calibrate() {
+	if calib.once.Load() {
+		return
+	}
+	calib.once.Store(true)
+	// Defaults in case the measurement cannot run: typical of a VM where a
+	// syscall costs ~1.2 µs.
+	calib.ioctlNs.Store(1500)
+	calib.textPerVMANs.Store(300)
+	calib.textBaseNs.Store(3000)
+	calib.walkSkipPerNs.Store(80)
+	h, err := Open(0)
+	if err != nil {
+		return
+	}
+	defer h.Close()
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	// Warm up, then time one text read and a handful of ioctls.
+	_, _ = h.readText("calibrate")
+	t0 := time.Now()
+	text, err := h.readText("calibrate")
+	if err == nil {
+		d := time.Since(t0)
+		lines := max(countLines(text), 1)
+		per := int64(d) / int64(lines)
+		calib.textPerVMANs.Store(max(per, 20))
+		calib.textBaseNs.Store(max(int64(d)/int64(max(h.reads, 1))/4, 500))
+	}
+	if ok, _ := SupportsProcmapQuery(); ok {
+		b := h.buffers()
+		const n = 4
+		t0 = time.Now()
+		for range n {
+			b.doQuery(h.fd, 0, pmqCoveringOrNext, false)
+		}
+		calib.ioctlNs.Store(max(int64(time.Since(t0))/n, 100))
+	}
+}
+
+// ewma folds a new observation into v with weight 1/4.
+func ewma(v *atomic.Int64, obs int64) {
+	if obs <= 0 {
+		return
+	}
+	old := v.Load()
+	v.Store(old + (obs-old)/4)
+}
+
+// planner is a handle's memory for the auto backend.
+type planner struct {
+	vmaCount int // VMAs seen in the last full text read or walk; 0 = unknown
+	// lastRatio is, for the last query batch answered, ioctls needed per
+	// unique address (estimated from text calls too), and lastUnique and
+	// lastSpan describe that batch: history is trusted only for a batch of
+	// the same shape.
+	lastRatio  float64
+	lastUnique int
+	lastLo     uint64
+	lastHi     uint64
+	// walkFrac[f] is the fraction of VMAs that passed filter f in the last
+	// walk or text enumeration with that filter (0 = unknown).
+	walkFrac [32]float64
+}
+
+func (p *planner) textCost() int64 {
+	if p.vmaCount == 0 {
+		return -1
+	}
+	return calib.textBaseNs.Load() + int64(p.vmaCount)*calib.textPerVMANs.Load()
+}
+
+// shouldSwitch is the ski-rental rule for a batch that started with point
+// ioctls: switch to one text read once the ioctls already spent cost as
+// much as that read. The batch then costs at most about twice the best fixed
+// strategy, whatever it holds. With the VMA count unknown, it switches after
+// 64 ioctls (the text read then teaches the count).
+func (p *planner) shouldSwitch(ioctls int, spent time.Duration) bool {
+	t := p.textCost()
+	if t < 0 {
+		return ioctls >= 64
+	}
+	return int64(spent) >= t
+}
+
+func (p *planner) noteIoctls(n int, d time.Duration) {
+	ewma(&calib.ioctlNs, int64(d)/int64(n))
+}
+
+func (p *planner) noteText(lines, bytes int, d time.Duration) {
+	p.vmaCount = max(lines, 1)
+	ewma(&calib.textPerVMANs, int64(d)/int64(max(lines, 1)))
+}
+
+// gateStart..gateEnd is the x86-64 vsyscall page, which only the text shows.
+const (
+	gateStart = 0xffffffffff600000
+	gateEnd   = 0xffffffffff601000
+)
+
+// chooseQuery picks the strategy for a sorted batch.
+func (h *Handle) chooseQuery(pairs []addrIndex, o *Options) (Strategy, error) {
+	switch o.Backend {
+	case BackendText:
+		return StrategyText, nil
+	case BackendIoctl:
+		if !h.ioctlUsable() {
+			if _, err := SupportsProcmapQuery(); err != nil {
+				return 0, err
+			}
+			return 0, ErrNotSupported
+		}
+		return StrategyPointIoctl, nil
+	}
+	if !h.ioctlUsable() {
+		return StrategyText, nil
+	}
+	// Only the text shows the gate VMA: a batch touching it goes to text so
+	// that auto answers exactly like the text backend.
+	last := pairs[len(pairs)-1].addr
+	if last >= gateStart {
+		for _, p := range pairs {
+			if p.addr >= gateStart && p.addr < gateEnd {
+				return StrategyText, nil
+			}
+		}
+	}
+	if o.BuildIDs {
+		return StrategyPointIoctl, nil
+	}
+	calibrate()
+	unique := countUnique(pairs)
+	lo, hi := pairs[0].addr, last
+	p := &h.plan
+	t := p.textCost()
+	sameShape := p.lastUnique > 0 && unique <= 2*p.lastUnique && 2*unique >= p.lastUnique &&
+		lo >= p.lastLo-(p.lastHi-p.lastLo)/2 && hi <= p.lastHi+(p.lastHi-p.lastLo)/2
+	p.lastUnique, p.lastLo, p.lastHi = unique, lo, hi
+	if t > 0 && sameShape {
+		predicted := p.lastRatio * float64(unique) * float64(calib.ioctlNs.Load())
+		if predicted > 1.2*float64(t) {
+			return StrategyText, nil
+		}
+	}
+	return StrategyPointIoctl, nil
+}
+
+// noteQuery records, after a query, how many ioctls (or, for text, distinct
+// VMAs and gaps) the batch needed per unique address.
+func (p *planner) noteQuery(touched, unique int) {
+	if unique > 0 {
+		p.lastRatio = float64(touched) / float64(unique)
+	}
+}
+
+// chooseEnum picks the strategy for an enumeration.
+func (h *Handle) chooseEnum(o *Options) (Strategy, error) {
+	switch o.Backend {
+	case BackendText:
+		return StrategyText, nil
+	case BackendIoctl:
+		if !h.ioctlUsable() {
+			if _, err := SupportsProcmapQuery(); err != nil {
+				return 0, err
+			}
+			return 0, ErrNotSupported
+		}
+		return StrategyIoctlWalk, nil
+	}
+	if !h.ioctlUsable() {
+		return StrategyText, nil
+	}
+	if o.BuildIDs {
+		return StrategyIoctlWalk, nil
+	}
+	calibrate()
+	p := &h.plan
+	t := p.textCost()
+	if t < 0 || (o.Filter == Filter{}) {
+		// A full dump costs one ioctl per VMA: text is cheaper (and the
+		// first call learns the VMA count).
+		return StrategyText, nil
+	}
+	frac := p.walkFrac[filterKey(o.Filter)]
+	if frac == 0 {
+		frac = guessFrac(o.Filter)
+	}
+	walk := frac*float64(p.vmaCount)*float64(calib.ioctlNs.Load()) + float64(p.vmaCount)*float64(calib.walkSkipPerNs.Load())
+	if walk < float64(t) {
+		return StrategyIoctlWalk, nil
+	}
+	return StrategyText, nil
+}
+
+func filterKey(f Filter) int {
+	k := int(f.Perms & permMask)
+	if f.FileBacked {
+		k |= 16
+	}
+	return k
+}
+
+// guessFrac is a first guess of the share of VMAs a filter keeps, before a
+// handle has seen one (typical of large processes: few executable VMAs).
+func guessFrac(f Filter) float64 {
+	frac := 1.0
+	if f.Perms&PermExec != 0 {
+		frac *= 0.05
+	}
+	if f.Perms&PermShared != 0 {
+		frac *= 0.05
+	}
+	if f.Perms&PermWrite != 0 {
+		frac *= 0.5
+	}
+	if f.Perms&PermRead != 0 {
+		frac *= 0.6
+	}
+	if f.FileBacked {
+		frac *= 0.5
+	}
+	return frac
+}
+
+func countUnique(pairs []addrIndex) int {
+	unique := 1
+	for i := 1; i < len(pairs); i++ {
+		if pairs[i].addr != pairs[i-1].addr {
+			unique++
+		}
+	}
+	return unique
+}

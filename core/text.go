@@ -1,0 +1,264 @@
+package core
+
+import (
+	"bytes"
+	"fmt"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+)
+
+// textBufMin is the smallest read buffer: most processes' maps fit in one.
+const textBufMin = 64 << 10
+
+// maxTextSize bounds how much of a maps file is read (or accepted as a
+// snapshot): 1 GiB, about 10 million VMAs, far above the kernel's default
+// vm.max_map_count of 65530.
+const maxTextSize = 1 << 30
+
+// readAll reads the whole maps file on fd into buf (reused, grown as
+// needed) with pread at offset 0, so no lseek is needed between reads.
+// The kernel returns at most a page per read.
+func readAll(fd int, buf []byte) ([]byte, int, syscall.Errno) {
+	reads := 0
+	if cap(buf) < textBufMin {
+		buf = make([]byte, 0, textBufMin)
+	}
+	buf = buf[:0]
+	for {
+		if len(buf) == cap(buf) {
+			if len(buf) >= maxTextSize {
+				return buf, reads, syscall.EFBIG
+			}
+			buf = append(buf, 0)[:len(buf)]
+		}
+		n, err := unix.Pread(fd, buf[len(buf):cap(buf)], int64(len(buf)))
+		reads++
+		if err != nil {
+			if err == syscall.EINTR {
+				continue
+			}
+			return buf, reads, err.(syscall.Errno)
+		}
+		if n == 0 {
+			return buf, reads, 0
+		}
+		buf = buf[:len(buf)+n]
+	}
+}
+
+// lineError describes a malformed maps line.
+type lineError struct {
+	line int // 1-based
+	msg  string
+}
+
+func (e *lineError) Error() string { return fmt.Sprintf("maps line %d: %s", e.line, e.msg) }
+
+// parseLine parses one maps line (without its newline) into v, all but
+// the name, which it returns raw (still escaped) for setName. A non-empty
+// message means the line is malformed.
+func parseLine(line []byte, v *VMA) ([]byte, string) {
+	*v = VMA{}
+	i := 0
+	var ok bool
+	if v.Start, i, ok = parseHex(line, i, '-'); !ok {
+		return nil, "bad start address"
+	}
+	if v.End, i, ok = parseHex(line, i, ' '); !ok {
+		return nil, "bad end address"
+	}
+	if v.End <= v.Start {
+		return nil, "end address not above start"
+	}
+	if i+5 > len(line) || line[i+4] != ' ' {
+		return nil, "bad permissions"
+	}
+	p, bad := parsePerms(line[i : i+4])
+	if bad {
+		return nil, "bad permissions"
+	}
+	v.Perms = p
+	i += 5
+	if v.Offset, i, ok = parseHex(line, i, ' '); !ok {
+		return nil, "bad offset"
+	}
+	var maj, min uint64
+	if maj, i, ok = parseHex(line, i, ':'); !ok || maj > 0xffffffff {
+		return nil, "bad device"
+	}
+	if min, i, ok = parseHex(line, i, ' '); !ok || min > 0xffffffff {
+		return nil, "bad device"
+	}
+	v.DevMajor, v.DevMinor = uint32(maj), uint32(min)
+	// Inode: decimal, ended by a space or the end of the line.
+	j := i
+	var ino uint64
+	for j < len(line) && line[j] >= '0' && line[j] <= '9' {
+		d := uint64(line[j] - '0')
+		if ino > (^uint64(0)-d)/10 {
+			return nil, "bad inode"
+		}
+		ino = ino*10 + d
+		j++
+	}
+	if j == i {
+		return nil, "bad inode"
+	}
+	v.Inode = ino
+	if j == len(line) {
+		return nil, "" // no name, no trailing space
+	}
+	if line[j] != ' ' {
+		return nil, "bad inode"
+	}
+	j++ // the header's trailing space
+	// The name starts after padding to column 72 plus one space, or after
+	// one space when the header is already that long. Text not written by
+	// the kernel may be padded less: a name then starts at its first
+	// non-space byte before that column.
+	nameStart := max(j, nameColumn-1) + 1
+	k := j
+	for k < len(line) && k < nameStart && line[k] == ' ' {
+		k++
+	}
+	if k >= len(line) {
+		return nil, "" // only padding: no name
+	}
+	return line[k:], ""
+}
+
+// setName appends the raw text name to arena, turning "\012" back into a
+// newline, points v.Name at the copy and sets Kind and Flags. It returns the
+// grown arena.
+func (v *VMA) setName(raw []byte, arena []byte) []byte {
+	v.Kind, v.Flags = KindAnonymous, 0
+	if len(raw) == 0 {
+		v.Name = nil
+		return arena
+	}
+	off := len(arena)
+	if bytes.Contains(raw, []byte(`\012`)) {
+		v.Flags |= FlagNameAmbiguous
+		for len(raw) > 0 {
+			n := bytes.Index(raw, []byte(`\012`))
+			if n < 0 {
+				arena = append(arena, raw...)
+				break
+			}
+			arena = append(arena, raw[:n]...)
+			arena = append(arena, '\n')
+			raw = raw[n+4:]
+		}
+	} else {
+		arena = append(arena, raw...)
+	}
+	v.Name = arena[off:len(arena):len(arena)]
+	k, f := kindOf(v.Name)
+	v.Kind, v.Flags = k, v.Flags|f
+	return arena
+}
+
+// parseHex parses lowercase or uppercase hex digits at line[i:] up to the
+// delimiter, which it consumes. At most 16 digits.
+func parseHex(line []byte, i int, delim byte) (uint64, int, bool) {
+	var v uint64
+	start := i
+	for ; i < len(line); i++ {
+		c := line[i]
+		var d byte
+		switch {
+		case c >= '0' && c <= '9':
+			d = c - '0'
+		case c >= 'a' && c <= 'f':
+			d = c - 'a' + 10
+		case c >= 'A' && c <= 'F':
+			d = c - 'A' + 10
+		case c == delim:
+			if i == start {
+				return 0, i, false
+			}
+			return v, i + 1, true
+		default:
+			return 0, i, false
+		}
+		if i-start >= 16 {
+			return 0, i, false
+		}
+		v = v<<4 | uint64(d)
+	}
+	return 0, i, false
+}
+
+func parsePerms(b []byte) (Perm, bool) {
+	var p Perm
+	for k, want := range [3]byte{'r', 'w', 'x'} {
+		switch b[k] {
+		case want:
+			p |= 1 << k
+		case '-':
+		default:
+			return 0, true
+		}
+	}
+	switch b[3] {
+	case 's':
+		p |= PermShared
+	case 'p':
+	default:
+		return 0, true
+	}
+	return p, false
+}
+
+// textScanner walks the lines of a maps text.
+type textScanner struct {
+	text []byte
+	pos  int
+	line int
+}
+
+// next returns the next line without its newline, or false at the end.
+func (s *textScanner) next() ([]byte, bool) {
+	if s.pos >= len(s.text) {
+		return nil, false
+	}
+	rest := s.text[s.pos:]
+	n := bytes.IndexByte(rest, '\n')
+	s.line++
+	if n < 0 {
+		s.pos = len(s.text)
+		return rest, true
+	}
+	s.pos += n + 1
+	return rest[:n], true
+}
+
+// ParseMaps parses a whole /proc/<pid>/maps text into fresh VMAs. It is the
+// text backend's parser, exposed for callers holding a text of their own;
+// see [OpenText] to query one. A malformed line gives an error wrapping
+// [ErrInvalidArgument] that names the line.
+func ParseMaps(text []byte) ([]VMA, error) {
+	var out []VMA
+	var arena []byte
+	s := textScanner{text: text}
+	for {
+		line, ok := s.next()
+		if !ok {
+			break
+		}
+		if len(line) == 0 && s.pos >= len(text) {
+			break
+		}
+		var v VMA
+		raw, msg := parseLine(line, &v)
+		if msg != "" {
+			return nil, &Error{Op: "parse", Pid: -1, Err: fmt.Errorf("%w: %w", ErrInvalidArgument, &lineError{s.line, msg})}
+		}
+		arena = v.setName(raw, arena)
+		out = append(out, v)
+	}
+	// Names were appended to a growing arena; earlier slices may point into
+	// older copies, which stay valid and correct.
+	return out, nil
+}
