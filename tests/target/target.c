@@ -1,0 +1,217 @@
+/* target: a process with real, chosen mappings, for tests and benchmarks.
+ *
+ *   target [-n VMAS] [-m MODULES] [-f] [-d DIR]
+ *
+ *   -n VMAS     add VMAS anonymous one-page VMAs (alternating r-- / rw- so
+ *               that neighbours never merge)
+ *   -m MODULES  map MODULES distinct files r-x (plus an r-- page before
+ *               each), named DIR/module-<i>.so, like shared objects
+ *   -f          add the special mappings differential tests need: a file at a
+ *               non-zero offset, a deleted file, names with spaces, a
+ *               newline, a literal backslash-012, unicode, a file really
+ *               named "x (deleted)", memfd, shared anonymous memory, SysV
+ *               shm, exec-only, PROT_NONE, hugetlb (when the machine has
+ *               huge pages)
+ *   -d DIR      where files are created (default: a new directory in /tmp);
+ *               it is removed at exit
+ *
+ * On stdout, one line per mapping it made, then "ready PID":
+ *   map LABEL START END
+ * (hex addresses; LABEL has no spaces). It then waits: a line "exit" or
+ * end of input on stdin ends it. Exit status 0, or 2 on a setup error
+ * (reason on stderr).
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ipc.h>
+#include <sys/mman.h>
+#include <sys/shm.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static char dir[4096];
+static long page;
+
+static void die(const char *what)
+{
+	fprintf(stderr, "target: %s: %s\n", what, strerror(errno));
+	exit(2);
+}
+
+static void report(const char *label, void *p, size_t len)
+{
+	printf("map %s %lx %lx\n", label, (unsigned long)p, (unsigned long)p + len);
+}
+
+/* make_file creates DIR/NAME holding PAGES pages and returns an fd. */
+static int make_file(const char *name, int pages)
+{
+	char path[8192];
+	snprintf(path, sizeof path, "%s/%s", dir, name);
+	int fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0)
+		die(path);
+	if (ftruncate(fd, (off_t)pages * page) != 0)
+		die("ftruncate");
+	/* Some content so pages are distinct. */
+	for (int i = 0; i < pages; i++) {
+		char c = (char)('A' + i % 26);
+		if (pwrite(fd, &c, 1, (off_t)i * page) != 1)
+			die("pwrite");
+	}
+	return fd;
+}
+
+static void *map_file(const char *label, const char *name, int pages, int map_pages, int off_pages, int prot, int flags)
+{
+	int fd = make_file(name, pages);
+	void *p = mmap(NULL, (size_t)map_pages * page, prot, flags, fd, (off_t)off_pages * page);
+	if (p == MAP_FAILED)
+		die(name);
+	close(fd);
+	report(label, p, (size_t)map_pages * page);
+	return p;
+}
+
+static void add_vmas(long n)
+{
+	if (n <= 0)
+		return;
+	char *p = mmap(NULL, (size_t)n * page, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED)
+		die("mmap vmas");
+	for (long i = 1; i < n; i += 2)
+		if (mprotect(p + i * page, page, PROT_READ | PROT_WRITE) != 0)
+			die("mprotect (raise vm.max_map_count?)");
+	report("vmas", p, (size_t)n * page);
+}
+
+static void add_modules(int n)
+{
+	for (int i = 0; i < n; i++) {
+		char name[64], label[64];
+		snprintf(name, sizeof name, "module-%d.so", i);
+		int fd = make_file(name, 4);
+		/* r-- header page, r-x text, as a shared object is laid out. */
+		char *p = mmap(NULL, 4 * page, PROT_READ, MAP_PRIVATE, fd, 0);
+		if (p == MAP_FAILED)
+			die("mmap module");
+		if (mprotect(p + page, 2 * page, PROT_READ | PROT_EXEC) != 0)
+			die("mprotect module");
+		close(fd);
+		snprintf(label, sizeof label, "module-%d", i);
+		report(label, p, 4 * page);
+		snprintf(label, sizeof label, "module-%d-text", i);
+		report(label, p + page, 2 * page);
+	}
+}
+
+static void add_specials(void)
+{
+	char path[8192];
+	map_file("offset", "offset.bin", 8, 2, 3, PROT_READ, MAP_PRIVATE);
+	map_file("deleted", "deleted.bin", 2, 2, 0, PROT_READ, MAP_PRIVATE);
+	snprintf(path, sizeof path, "%s/deleted.bin", dir);
+	if (unlink(path) != 0)
+		die("unlink");
+	map_file("spaces", "two  spaces and trailing ", 1, 1, 0, PROT_READ, MAP_PRIVATE);
+	map_file("leading-space", " leading", 1, 1, 0, PROT_READ, MAP_PRIVATE);
+	map_file("newline", "new\nline", 1, 1, 0, PROT_READ, MAP_PRIVATE);
+	map_file("backslash012", "back\\012slash", 1, 1, 0, PROT_READ, MAP_PRIVATE);
+	map_file("unicode", "ünïcödé-\xe2\x9c\x93", 1, 1, 0, PROT_READ, MAP_PRIVATE);
+	map_file("fake-deleted", "x (deleted)", 1, 1, 0, PROT_READ, MAP_PRIVATE);
+	map_file("exec-only", "exec-only.bin", 1, 1, 0, PROT_EXEC, MAP_PRIVATE);
+	map_file("shared-file", "shared.bin", 2, 2, 0, PROT_READ, MAP_SHARED);
+
+	int mfd = memfd_create("procmapq test memfd", MFD_CLOEXEC);
+	if (mfd < 0)
+		die("memfd_create");
+	if (ftruncate(mfd, 2 * page) != 0)
+		die("ftruncate memfd");
+	void *p = mmap(NULL, 2 * page, PROT_READ | PROT_WRITE, MAP_SHARED, mfd, 0);
+	if (p == MAP_FAILED)
+		die("mmap memfd");
+	report("memfd", p, 2 * page);
+
+	p = mmap(NULL, 3 * page, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED)
+		die("mmap shared anon");
+	report("shared-anon", p, 3 * page);
+
+	int id = shmget(IPC_PRIVATE, 2 * page, IPC_CREAT | 0600);
+	if (id >= 0) {
+		p = shmat(id, NULL, SHM_RDONLY);
+		shmctl(id, IPC_RMID, NULL);
+		if (p != (void *)-1)
+			report("sysv-shm", p, 2 * page);
+	}
+
+	p = mmap(NULL, 4 * page, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED)
+		die("mmap guard");
+	report("prot-none", p, 4 * page);
+
+	p = mmap(NULL, 2 * page, PROT_EXEC, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED)
+		die("mmap anon exec");
+	report("anon-exec-only", p, 2 * page);
+
+	p = mmap(NULL, 2 << 20, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB, -1, 0);
+	if (p != MAP_FAILED)
+		report("hugetlb", p, 2 << 20);
+}
+
+static void cleanup(void)
+{
+	char cmd[8300];
+	if (dir[0]) {
+		snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+		if (system(cmd) != 0)
+			fprintf(stderr, "target: could not remove %s\n", dir);
+	}
+}
+
+int main(int argc, char **argv)
+{
+	long vmas = 0;
+	int modules = 0, specials = 0, opt;
+	const char *d = NULL;
+	page = sysconf(_SC_PAGESIZE);
+	while ((opt = getopt(argc, argv, "n:m:fd:")) != -1) {
+		switch (opt) {
+		case 'n': vmas = strtol(optarg, NULL, 0); break;
+		case 'm': modules = atoi(optarg); break;
+		case 'f': specials = 1; break;
+		case 'd': d = optarg; break;
+		default:
+			fprintf(stderr, "usage: target [-n VMAS] [-m MODULES] [-f] [-d DIR]\n");
+			return 2;
+		}
+	}
+	if (d) {
+		snprintf(dir, sizeof dir, "%s", d);
+		if (mkdir(dir, 0755) != 0 && errno != EEXIST)
+			die(dir);
+	} else {
+		snprintf(dir, sizeof dir, "/tmp/procmapq-target-XXXXXX");
+		if (!mkdtemp(dir))
+			die("mkdtemp");
+	}
+	atexit(cleanup);
+	add_modules(modules);
+	if (specials)
+		add_specials();
+	add_vmas(vmas);
+	printf("ready %d\n", (int)getpid());
+	fflush(stdout);
+	char line[64];
+	while (fgets(line, sizeof line, stdin))
+		if (strncmp(line, "exit", 4) == 0)
+			break;
+	return 0;
+}
