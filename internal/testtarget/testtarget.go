@@ -1,0 +1,158 @@
+// Package testtarget builds and runs tests/target/target.c, a process with
+// chosen real mappings, for the Go tests and benchmarks of this module.
+package testtarget
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+)
+
+// Mapping is one mapping the target reported making.
+type Mapping struct {
+	Label      string
+	Start, End uint64
+}
+
+// Target is a running target process.
+type Target struct {
+	Pid      int
+	Mappings []Mapping
+	cmd      *exec.Cmd
+	stdin    io.WriteCloser
+}
+
+// Options choose the target's mappings (the flags of target.c).
+type Options struct {
+	VMAs     int  // -n: extra one-page anonymous VMAs
+	Modules  int  // -m: r-x file-backed "modules"
+	Specials bool // -f: the special mappings of differential tests
+}
+
+var build struct {
+	once sync.Once
+	path string
+	err  error
+}
+
+// sourceDir is tests/target relative to this file.
+func sourceDir() string {
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Join(filepath.Dir(file), "..", "..", "tests", "target")
+}
+
+// Binary compiles target.c once per test process and returns its path.
+func Binary() (string, error) {
+	build.once.Do(func() {
+		dir, err := os.MkdirTemp("", "procmapq-target-bin-")
+		if err != nil {
+			build.err = err
+			return
+		}
+		build.path = filepath.Join(dir, "target")
+		out, err := exec.Command("gcc", "-O2", "-Wall", "-o", build.path,
+			filepath.Join(sourceDir(), "target.c")).CombinedOutput()
+		if err != nil {
+			build.err = fmt.Errorf("building target.c: %v\n%s", err, out)
+		}
+	})
+	return build.path, build.err
+}
+
+// Start runs a target and waits until it is ready. The target is stopped
+// when the test ends.
+func Start(tb testing.TB, opts Options) *Target {
+	tb.Helper()
+	t, err := StartProcess(opts)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(t.Stop)
+	return t
+}
+
+// StartProcess is Start without a testing.TB; the caller must call Stop.
+func StartProcess(opts Options) (*Target, error) {
+	bin, err := Binary()
+	if err != nil {
+		return nil, err
+	}
+	var args []string
+	if opts.VMAs > 0 {
+		args = append(args, "-n", strconv.Itoa(opts.VMAs))
+	}
+	if opts.Modules > 0 {
+		args = append(args, "-m", strconv.Itoa(opts.Modules))
+	}
+	if opts.Specials {
+		args = append(args, "-f")
+	}
+	cmd := exec.Command(bin, args...)
+	cmd.Stderr = os.Stderr
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		return nil, err
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	t := &Target{Pid: cmd.Process.Pid, cmd: cmd, stdin: stdin}
+	sc := bufio.NewScanner(stdout)
+	for sc.Scan() {
+		f := strings.Fields(sc.Text())
+		switch {
+		case len(f) == 4 && f[0] == "map":
+			s, err1 := strconv.ParseUint(f[2], 16, 64)
+			e, err2 := strconv.ParseUint(f[3], 16, 64)
+			if err1 != nil || err2 != nil {
+				t.Stop()
+				return nil, fmt.Errorf("target: bad line %q", sc.Text())
+			}
+			t.Mappings = append(t.Mappings, Mapping{f[1], s, e})
+		case len(f) == 2 && f[0] == "ready":
+			go io.Copy(io.Discard, stdout)
+			return t, nil
+		}
+	}
+	t.Stop()
+	return nil, fmt.Errorf("target exited before it was ready: %v", cmd.Wait())
+}
+
+// Mapping returns the mapping with that label, or false.
+func (t *Target) Mapping(label string) (Mapping, bool) {
+	for _, m := range t.Mappings {
+		if m.Label == label {
+			return m, true
+		}
+	}
+	return Mapping{}, false
+}
+
+// Stop ends the target and reaps it. It is safe to call more than once.
+func (t *Target) Stop() {
+	if t.cmd == nil {
+		return
+	}
+	t.stdin.Close()
+	done := make(chan struct{})
+	go func() { t.cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-timeAfter():
+		t.cmd.Process.Kill()
+		<-done
+	}
+	t.cmd = nil
+}
