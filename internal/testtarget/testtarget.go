@@ -26,8 +26,12 @@ type Mapping struct {
 type Target struct {
 	Pid      int
 	Mappings []Mapping
-	cmd      *exec.Cmd
-	stdin    io.WriteCloser
+	// MapsFD is the target's own fd on /proc/self/maps (Options.OpenMapsFD),
+	// -1 otherwise.
+	MapsFD int
+	cmd    *exec.Cmd
+	stdin  io.WriteCloser
+	lines  chan string // stdout lines after "ready"
 }
 
 // Options choose the target's mappings (the flags of target.c).
@@ -35,6 +39,9 @@ type Options struct {
 	VMAs     int  // -n: extra one-page anonymous VMAs
 	Modules  int  // -m: r-x file-backed "modules"
 	Specials bool // -f: the special mappings of differential tests
+	// OpenMapsFD (-o) makes the target open /proc/self/maps and keep it
+	// open; its number is in Target.MapsFD.
+	OpenMapsFD bool
 }
 
 var build struct {
@@ -95,6 +102,9 @@ func StartProcess(opts Options) (*Target, error) {
 	if opts.Specials {
 		args = append(args, "-f")
 	}
+	if opts.OpenMapsFD {
+		args = append(args, "-o")
+	}
 	cmd := exec.Command(bin, args...)
 	cmd.Stderr = os.Stderr
 	stdin, err := cmd.StdinPipe()
@@ -108,7 +118,7 @@ func StartProcess(opts Options) (*Target, error) {
 	if err := cmd.Start(); err != nil {
 		return nil, err
 	}
-	t := &Target{Pid: cmd.Process.Pid, cmd: cmd, stdin: stdin}
+	t := &Target{Pid: cmd.Process.Pid, MapsFD: -1, cmd: cmd, stdin: stdin}
 	sc := bufio.NewScanner(stdout)
 	for sc.Scan() {
 		f := strings.Fields(sc.Text())
@@ -121,8 +131,24 @@ func StartProcess(opts Options) (*Target, error) {
 				return nil, fmt.Errorf("target: bad line %q", sc.Text())
 			}
 			t.Mappings = append(t.Mappings, Mapping{f[1], s, e})
+		case len(f) == 2 && f[0] == "mapsfd":
+			fd, err := strconv.Atoi(f[1])
+			if err != nil {
+				t.Stop()
+				return nil, fmt.Errorf("target: bad line %q", sc.Text())
+			}
+			t.MapsFD = fd
 		case len(f) == 2 && f[0] == "ready":
-			go io.Copy(io.Discard, stdout)
+			t.lines = make(chan string, 16)
+			go func() {
+				for sc.Scan() {
+					select {
+					case t.lines <- sc.Text():
+					default: // nobody waits for it
+					}
+				}
+				close(t.lines)
+			}()
 			return t, nil
 		}
 	}
@@ -138,6 +164,33 @@ func (t *Target) Mapping(label string) (Mapping, bool) {
 		}
 	}
 	return Mapping{}, false
+}
+
+// Exec makes the target exec itself with no options (same pid, a fresh
+// address space without the mappings it made) and waits until the new
+// image is ready. Mappings and MapsFD are cleared.
+func (t *Target) Exec() error {
+	if t.cmd == nil {
+		return fmt.Errorf("target %d: already stopped", t.Pid)
+	}
+	if _, err := io.WriteString(t.stdin, "exec\n"); err != nil {
+		return err
+	}
+	timeout := timeAfter()
+	for {
+		select {
+		case line, ok := <-t.lines:
+			if !ok {
+				return fmt.Errorf("target %d ended during exec", t.Pid)
+			}
+			if strings.HasPrefix(line, "ready ") {
+				t.Mappings, t.MapsFD = nil, -1
+				return nil
+			}
+		case <-timeout:
+			return fmt.Errorf("target %d: no ready line after exec", t.Pid)
+		}
+	}
 }
 
 // Stop ends the target and reaps it. It is safe to call more than once.

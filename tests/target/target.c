@@ -1,6 +1,6 @@
 /* target: a process with real, chosen mappings, for tests and benchmarks.
  *
- *   target [-n VMAS] [-m MODULES] [-f] [-d DIR]
+ *   target [-n VMAS] [-m MODULES] [-f] [-o] [-d DIR]
  *
  *   -n VMAS     add VMAS anonymous one-page VMAs (alternating r-- / rw- so
  *               that neighbours never merge)
@@ -11,14 +11,19 @@
  *               newline, a literal backslash-012, unicode, a file really
  *               named "x (deleted)", memfd, shared anonymous memory, SysV
  *               shm, exec-only, PROT_NONE, hugetlb (when the machine has
- *               huge pages)
+ *               huge pages), and a file whose path is longer than PATH_MAX
+ *               (4096 bytes; built with mkdirat/openat since no single
+ *               system call takes such a path)
+ *   -o          open /proc/self/maps and keep it open; its fd number is
+ *               printed as "mapsfd FD" (for fd-passing tests)
  *   -d DIR      where files are created (default: a new directory in /tmp);
  *               it is removed at exit
  *
  * On stdout, one line per mapping it made, then "ready PID":
  *   map LABEL START END
  * (hex addresses; LABEL has no spaces). It then waits: a line "exit" or
- * end of input on stdin ends it. Exit status 0, or 2 on a setup error
+ * end of input on stdin ends it; a line "exec" makes it exec itself with no
+ * options (same pid, new address space), which prints "ready PID" again. Exit status 0, or 2 on a setup error
  * (reason on stderr).
  */
 #define _GNU_SOURCE
@@ -111,6 +116,40 @@ static void add_modules(int n)
 	}
 }
 
+/* add_long_path maps a file whose full path is longer than PATH_MAX: the
+ * ioctl cannot return its name, the text can. */
+static void add_long_path(void)
+{
+	char comp[251];
+	memset(comp, 'd', sizeof comp - 1);
+	comp[sizeof comp - 1] = 0;
+	int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0)
+		die("open dir");
+	size_t len = strlen(dir);
+	for (int i = 0; len < 4096 + 64; i++) {
+		if (mkdirat(dfd, comp, 0755) != 0)
+			die("mkdirat");
+		int next = openat(dfd, comp, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (next < 0)
+			die("openat dir");
+		close(dfd);
+		dfd = next;
+		len += 1 + strlen(comp);
+	}
+	int fd = openat(dfd, "long-path.bin", O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0)
+		die("openat long-path.bin");
+	if (ftruncate(fd, page) != 0)
+		die("ftruncate long path");
+	void *p = mmap(NULL, page, PROT_READ, MAP_PRIVATE, fd, 0);
+	if (p == MAP_FAILED)
+		die("mmap long path");
+	close(fd);
+	close(dfd);
+	report("long-path", p, page);
+}
+
 static void add_specials(void)
 {
 	char path[8192];
@@ -164,6 +203,8 @@ static void add_specials(void)
 	p = mmap(NULL, 2 << 20, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB, -1, 0);
 	if (p != MAP_FAILED)
 		report("hugetlb", p, 2 << 20);
+
+	add_long_path();
 }
 
 static void cleanup(void)
@@ -179,17 +220,18 @@ static void cleanup(void)
 int main(int argc, char **argv)
 {
 	long vmas = 0;
-	int modules = 0, specials = 0, opt;
+	int modules = 0, specials = 0, open_maps = 0, opt;
 	const char *d = NULL;
 	page = sysconf(_SC_PAGESIZE);
-	while ((opt = getopt(argc, argv, "n:m:fd:")) != -1) {
+	while ((opt = getopt(argc, argv, "n:m:fod:")) != -1) {
 		switch (opt) {
 		case 'n': vmas = strtol(optarg, NULL, 0); break;
 		case 'm': modules = atoi(optarg); break;
 		case 'f': specials = 1; break;
+		case 'o': open_maps = 1; break;
 		case 'd': d = optarg; break;
 		default:
-			fprintf(stderr, "usage: target [-n VMAS] [-m MODULES] [-f] [-d DIR]\n");
+			fprintf(stderr, "usage: target [-n VMAS] [-m MODULES] [-f] [-o] [-d DIR]\n");
 			return 2;
 		}
 	}
@@ -207,11 +249,26 @@ int main(int argc, char **argv)
 	if (specials)
 		add_specials();
 	add_vmas(vmas);
+	if (open_maps) {
+		/* Kept open so a test can take it with pidfd_getfd, the way a
+		 * profiler receives a maps fd the target hands over. */
+		int mfd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
+		if (mfd < 0)
+			die("open /proc/self/maps");
+		printf("mapsfd %d\n", mfd);
+	}
 	printf("ready %d\n", (int)getpid());
 	fflush(stdout);
 	char line[64];
-	while (fgets(line, sizeof line, stdin))
+	while (fgets(line, sizeof line, stdin)) {
 		if (strncmp(line, "exit", 4) == 0)
 			break;
+		if (strncmp(line, "exec", 4) == 0) {
+			cleanup();
+			dir[0] = 0;
+			execl("/proc/self/exe", "target", (char *)NULL);
+			die("exec");
+		}
+	}
 	return 0;
 }
