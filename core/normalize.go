@@ -1,0 +1,327 @@
+package core
+
+import (
+	"bytes"
+	"errors"
+	"slices"
+	"strconv"
+)
+
+// MetaKind says what a normalized address belongs to. The values are
+// stable (C bindings copy them).
+type MetaKind uint8
+
+const (
+	// MetaUnknown: the address could not be attributed to a file; see
+	// [Meta.Reason].
+	MetaUnknown MetaKind = 0
+	// MetaELF: a file-backed mapping, normally an ELF object. The output's
+	// FileOffset is an offset into that file. A non-ELF file (a data file,
+	// shared anonymous memory shown as "/dev/zero (deleted)") is reported
+	// the same way and simply has no build ID.
+	MetaELF MetaKind = 1
+	// MetaVDSO: the kernel's vDSO image ("[vdso]"), which has no file; the
+	// output's FileOffset is an offset into the in-memory image.
+	MetaVDSO MetaKind = 2
+)
+
+var metaKindNames = [...]string{"unknown", "elf", "vdso"}
+
+func (k MetaKind) String() string {
+	if int(k) < len(metaKindNames) {
+		return metaKindNames[k]
+	}
+	return "meta-kind(" + strconv.Itoa(int(k)) + ")"
+}
+
+// UnknownReason says why an address is [MetaUnknown]. Values 0 to 2 are
+// blazesym's (Unmapped, MissingComponent, Unsupported); the values are
+// stable.
+type UnknownReason uint8
+
+const (
+	// UnknownUnmapped: no VMA covers the address (a gap, below the first or
+	// above the last VMA). Also the ioctl's answer for the x86-64
+	// [vsyscall] page, which only the text backend shows.
+	UnknownUnmapped UnknownReason = 0
+	// UnknownAnonymous: anonymous memory without a name (heap arenas,
+	// thread stacks, JIT code).
+	UnknownAnonymous UnknownReason = 1
+	// UnknownUnsupported: a named mapping that is not a file: [heap],
+	// [stack], [vvar], [vsyscall], [anon:NAME], [anon_shmem:NAME], ...
+	UnknownUnsupported UnknownReason = 2
+	// UnknownFiltered: a VMA covers the address but fails
+	// NormalizeOptions.Filter.
+	UnknownFiltered UnknownReason = 3
+	// UnknownProcessGone: the target went away before the address was
+	// resolved.
+	UnknownProcessGone UnknownReason = 4
+)
+
+var unknownReasonNames = [...]string{"unmapped", "anonymous", "unsupported", "filtered", "process-gone"}
+
+func (r UnknownReason) String() string {
+	if int(r) < len(unknownReasonNames) {
+		return unknownReasonNames[r]
+	}
+	return "unknown-reason(" + strconv.Itoa(int(r)) + ")"
+}
+
+// BuildIDSource says where a meta's build ID came from. The values are
+// stable.
+type BuildIDSource uint8
+
+const (
+	// BuildIDNone: no build ID (not asked for, none in the file, or no
+	// file matching the mapping could be read; see [MetaFileUnavailable]).
+	BuildIDNone BuildIDSource = 0
+	// BuildIDKernel: reported by PROCMAP_QUERY (Linux 6.11+, at most 20
+	// bytes, GNU notes in PT_NOTE segments only).
+	BuildIDKernel BuildIDSource = 1
+	// BuildIDFile: read from the mapped file by this package (any length;
+	// PT_NOTE segments first, then SHT_NOTE sections).
+	BuildIDFile BuildIDSource = 2
+)
+
+var buildIDSourceNames = [...]string{"none", "kernel", "file"}
+
+func (s BuildIDSource) String() string {
+	if int(s) < len(buildIDSourceNames) {
+		return buildIDSourceNames[s]
+	}
+	return "build-id-source(" + strconv.Itoa(int(s)) + ")"
+}
+
+// MetaFlags carry facts about an ELF meta.
+type MetaFlags uint8
+
+const (
+	// MetaDeleted: the kernel's name ends in " (deleted)": the file was
+	// unlinked or replaced after it was mapped (also memfd and shared
+	// anonymous memory). Path keeps the suffix.
+	MetaDeleted MetaFlags = 1 << iota
+	// MetaFileUnavailable: build IDs or virtual addresses were asked for,
+	// the kernel had no build ID, and no file matching the mapping's
+	// device and inode could be opened (no privilege for map_files, the
+	// file was deleted or replaced, another mount namespace without
+	// access, ...). BuildID is then empty and outputs have no VirtAddr.
+	MetaFileUnavailable
+	// MetaDevUnverified: the file was opened by path and its inode matches
+	// the mapping but its device number does not. On btrfs stat() reports
+	// a per-subvolume device while the mapping shows the filesystem's, so
+	// the file is accepted; this flag says the match rests on the inode
+	// alone. Never set for files opened through map_files, which are the
+	// mapped file by construction.
+	MetaDevUnverified
+)
+
+// Meta describes what a group of normalized addresses belongs to. Path
+// and BuildID alias memory owned by the [Normalized] they came from and
+// stay valid until it is reused.
+type Meta struct {
+	Kind MetaKind
+	// Reason is why the address is unknown (MetaUnknown only).
+	Reason        UnknownReason
+	BuildIDSource BuildIDSource
+	Flags         MetaFlags
+	// Path is the mapping's name exactly as the kernel reports it: an
+	// absolute path (with " (deleted)" kept for unlinked files) for
+	// MetaELF, "[vdso]" for MetaVDSO, empty for MetaUnknown.
+	Path []byte
+	// BuildID is the raw GNU build ID (any length), empty when
+	// BuildIDSource is BuildIDNone.
+	BuildID []byte
+	// DevMajor, DevMinor and Inode identify the mapped file (MetaELF).
+	DevMajor, DevMinor uint32
+	Inode              uint64
+}
+
+// NormOutput is the normalized form of one input address.
+type NormOutput struct {
+	// FileOffset is addr - vma.Start + vma.Offset for MetaELF and MetaVDSO;
+	// for MetaUnknown it is the input address unchanged (as in blazesym).
+	FileOffset uint64
+	// VirtAddr is the ELF virtual address (as in the file's symbol tables)
+	// of FileOffset, when NormalizeOptions.VirtAddrs was set and a PT_LOAD
+	// segment's file range holds the offset. Valid only if HasVirtAddr.
+	VirtAddr uint64
+	// Meta indexes [Normalized.Metas].
+	Meta        uint32
+	HasVirtAddr bool
+}
+
+// NormalizeOptions tune [Handle.Normalize]. The zero value (or nil) means:
+// auto backend, every VMA, no build IDs, no virtual addresses, build-ID
+// reads through /proc/<pid>/map_files when permitted, cache on.
+type NormalizeOptions struct {
+	// Backend selects how VMAs are found, as in [Options].
+	Backend Backend
+	// Filter makes addresses in VMAs that fail it UnknownFiltered.
+	Filter Filter
+	// Sorted says the addresses are already ascending, which saves the
+	// internal sort. Unsorted input is still answered correctly.
+	Sorted bool
+	// BuildIDs asks for build IDs: the kernel's when the ioctl backend
+	// reports one, otherwise read from the mapped file.
+	BuildIDs bool
+	// VirtAddrs asks for [NormOutput.VirtAddr] (reads the files' program
+	// headers).
+	VirtAddrs bool
+	// NoMapFiles skips /proc/<pid>/map_files when opening mapped files (it
+	// needs CAP_SYS_ADMIN; without it each attempt costs a failed open).
+	// Files are then opened through /proc/<pid>/root/<path>, then <path>.
+	NoMapFiles bool
+	// NoBuildIDCache reads every file again instead of using the
+	// process-wide cache keyed by (device, inode, mtime, size).
+	NoBuildIDCache bool
+}
+
+// Normalized is the answer of [Handle.Normalize]. Reusing one Normalized
+// across calls makes the steady state allocation-free (with build IDs
+// cached). It must not be used by two calls at once.
+type Normalized struct {
+	// Outputs has one entry per input address, in input order.
+	Outputs []NormOutput
+	// Metas is the deduplicated meta table: one per mapped file, one for
+	// the vDSO, one per unknown reason. Metas appear in the order of the
+	// lowest address that uses them.
+	Metas []Meta
+	// Strategy is how the VMAs were found.
+	Strategy Strategy
+
+	q       Result   // the underlying query
+	vmaMeta []uint32 // q.VMAs index -> meta index (noMeta until used)
+}
+
+const noMeta = ^uint32(0)
+
+func (o *NormalizeOptions) validate() error {
+	if o.Backend > BackendText || o.Filter.Perms&^permMask != 0 {
+		return ErrInvalidArgument
+	}
+	return nil
+}
+
+// Normalize turns absolute addresses of the target into (file offset,
+// meta) pairs, blazesym-style: res.Outputs[i] answers addrs[i] (any order,
+// duplicates allowed) and indexes res.Metas, a table deduplicated per file.
+// An address that cannot be attributed gets a MetaUnknown meta with the
+// reason; it never fails the batch. res may be reused.
+//
+// Build-ID and file-read failures are not errors: the meta then has no
+// build ID (see [MetaFileUnavailable]). If the target goes away during the
+// call, res is still complete (unresolved addresses get
+// UnknownProcessGone) and Normalize returns an error wrapping
+// [ErrProcessGone]. Other errors (closed handle, invalid options) leave
+// res.Outputs empty.
+//
+// On kernels older than 6.11 the auto backend reads the text and build IDs
+// come from the files only; a forced ioctl backend fails with
+// [ErrNotSupported].
+func (h *Handle) Normalize(addrs []uint64, opts *NormalizeOptions, res *Normalized) error {
+	var o NormalizeOptions
+	if opts != nil {
+		o = *opts
+	}
+	if res == nil {
+		return &Error{Op: "normalize", Pid: h.pid, Err: errors.Join(ErrInvalidArgument, errors.New("nil result"))}
+	}
+	res.Outputs, res.Metas, res.Strategy = res.Outputs[:0], res.Metas[:0], StrategyNone
+	if err := o.validate(); err != nil {
+		return &Error{Op: "normalize", Pid: h.pid, Err: err}
+	}
+	qopts := Options{Backend: o.Backend, Filter: o.Filter, Sorted: o.Sorted, BuildIDs: o.BuildIDs}
+	qerr := h.Query(addrs, &qopts, &res.q)
+	if qerr != nil && !errors.Is(qerr, ErrProcessGone) {
+		return qerr
+	}
+	if len(addrs) == 0 {
+		return qerr
+	}
+	if qerr != nil && len(res.q.Lookups) != len(addrs) {
+		// Query failed before filling the lookups.
+		return qerr
+	}
+	res.Strategy = res.q.Strategy
+	res.Outputs = slices.Grow(res.Outputs, len(addrs))[:len(addrs)]
+	res.vmaMeta = slices.Grow(res.vmaMeta[:0], len(res.q.VMAs))[:len(res.q.VMAs)]
+	for i := range res.vmaMeta {
+		res.vmaMeta[i] = noMeta
+	}
+	// Walk the addresses in ascending order so that metas are numbered by
+	// their lowest address whatever the backend or the input order.
+	for _, p := range res.q.pairs[:len(addrs)] {
+		res.Outputs[p.idx] = res.normalizeOne(p.addr, res.q.Lookups[p.idx])
+	}
+	return qerr
+}
+
+// normalizeOne answers one address from its lookup.
+func (res *Normalized) normalizeOne(addr uint64, l Lookup) NormOutput {
+	switch l.Reason {
+	case ReasonFound:
+	case ReasonFiltered:
+		return NormOutput{FileOffset: addr, Meta: res.unknownMeta(UnknownFiltered)}
+	case ReasonProcessGone:
+		return NormOutput{FileOffset: addr, Meta: res.unknownMeta(UnknownProcessGone)}
+	default:
+		return NormOutput{FileOffset: addr, Meta: res.unknownMeta(UnknownUnmapped)}
+	}
+	v := &res.q.VMAs[l.VMA]
+	m := res.vmaMeta[l.VMA]
+	if m == noMeta {
+		m = res.metaFor(v)
+		res.vmaMeta[l.VMA] = m
+	}
+	if res.Metas[m].Kind == MetaUnknown {
+		return NormOutput{FileOffset: addr, Meta: m}
+	}
+	return NormOutput{FileOffset: v.FileOffset(addr), Meta: m}
+}
+
+// unknownMeta returns the index of the Unknown meta for reason, adding it.
+func (res *Normalized) unknownMeta(reason UnknownReason) uint32 {
+	for i := range res.Metas {
+		if res.Metas[i].Kind == MetaUnknown && res.Metas[i].Reason == reason {
+			return uint32(i)
+		}
+	}
+	res.Metas = append(res.Metas, Meta{Kind: MetaUnknown, Reason: reason})
+	return uint32(len(res.Metas) - 1)
+}
+
+// metaFor returns the meta of a VMA, adding it: one per file (device,
+// inode and name), one for the vDSO, one per unknown reason.
+func (res *Normalized) metaFor(v *VMA) uint32 {
+	switch v.Kind {
+	case KindFile, KindDeletedFile:
+	case KindVDSO:
+		for i := range res.Metas {
+			if res.Metas[i].Kind == MetaVDSO {
+				return uint32(i)
+			}
+		}
+		res.Metas = append(res.Metas, Meta{Kind: MetaVDSO, Path: v.Name})
+		return uint32(len(res.Metas) - 1)
+	case KindAnonymous:
+		return res.unknownMeta(UnknownAnonymous)
+	default:
+		return res.unknownMeta(UnknownUnsupported)
+	}
+	for i := range res.Metas {
+		m := &res.Metas[i]
+		if m.Kind == MetaELF && m.Inode == v.Inode && m.DevMajor == v.DevMajor &&
+			m.DevMinor == v.DevMinor && bytes.Equal(m.Path, v.Name) {
+			return uint32(i)
+		}
+	}
+	m := Meta{Kind: MetaELF, Path: v.Name, DevMajor: v.DevMajor, DevMinor: v.DevMinor, Inode: v.Inode}
+	if v.Flags&FlagDeleted != 0 {
+		m.Flags |= MetaDeleted
+	}
+	if len(v.BuildID) > 0 {
+		m.BuildID, m.BuildIDSource = v.BuildID, BuildIDKernel
+	}
+	res.Metas = append(res.Metas, m)
+	return uint32(len(res.Metas) - 1)
+}
