@@ -129,7 +129,10 @@ func (h *Handle) enumWalk(o *Options, res *Result, adaptive bool) error {
 		p.noteIoctls(res.Syscalls, time.Since(start))
 		if o.Filter == (Filter{}) {
 			p.vmaCount = n
-		} else if p.vmaCount > 0 {
+			return nil
+		}
+		p.walkHits[filterKey(o.Filter)] = n
+		if p.vmaCount > 0 {
 			p.walkFrac[filterKey(o.Filter)] = max(float64(n)/float64(p.vmaCount), 1e-6)
 		}
 	}

@@ -1,6 +1,7 @@
 package core
 
 import (
+	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -10,18 +11,17 @@ import (
 // ioctl on /proc/self/maps) and follow every real call as moving averages,
 // so they are never constants tuned to one machine.
 var calib struct {
-	once          atomic.Bool
 	ioctlNs       atomic.Int64 // one PROCMAP_QUERY
 	textPerVMANs  atomic.Int64 // reading + parsing one maps line
 	textBaseNs    atomic.Int64 // fixed cost of a text read (first read call)
 	walkSkipPerNs atomic.Int64 // a VMA skipped by a kernel-side filter
 }
 
-func calibrate() {
-	if calib.once.Load() {
-		return
-	}
-	calib.once.Store(true)
+func calibrate() { calibOnce.Do(measureCosts) }
+
+var calibOnce sync.Once
+
+func measureCosts() {
 	// Defaults in case the measurement cannot run: typical of a VM where a
 	// syscall costs ~1.2 µs.
 	calib.ioctlNs.Store(1500)
@@ -80,6 +80,8 @@ type planner struct {
 	// walkFrac[f] is the fraction of VMAs that passed filter f in the last
 	// walk or text enumeration with that filter (0 = unknown).
 	walkFrac [32]float64
+	// walkHits[f] is how many VMAs the last walk with filter f returned.
+	walkHits [32]int
 }
 
 func (p *planner) textCost() int64 {
@@ -92,15 +94,19 @@ func (p *planner) textCost() int64 {
 // shouldSwitch is the ski-rental rule for a batch that started with point
 // ioctls: switch to one text read once the ioctls already spent cost as
 // much as that read. The batch then costs at most about twice the best fixed
-// strategy, whatever it holds. With the VMA count unknown, it switches after
-// 64 ioctls (the text read then teaches the count).
-func (p *planner) shouldSwitch(ioctls int, spent time.Duration) bool {
+// strategy, whatever it holds. Spent time is counted from the calibrated
+// ioctl cost, not the clock, so the decision is deterministic. With the VMA
+// count unknown the text cost is unknown too, and it never switches (a later
+// call explores, see chooseQuery).
+func (p *planner) shouldSwitch(ioctls int) bool {
 	t := p.textCost()
-	if t < 0 {
-		return ioctls >= 64
-	}
-	return int64(spent) >= t
+	return t >= 0 && int64(ioctls)*calib.ioctlNs.Load() >= t
 }
+
+// exploreIoctls is how many ioctls a batch of known shape must be expected
+// to need before a handle that has never read the text reads it once to
+// learn the VMA count (and so the cost of text).
+const exploreIoctls = 64
 
 func (p *planner) noteIoctls(n int, d time.Duration) {
 	ewma(&calib.ioctlNs, int64(d)/int64(n))
@@ -155,9 +161,12 @@ func (h *Handle) chooseQuery(pairs []addrIndex, o *Options) (Strategy, error) {
 	sameShape := p.lastUnique > 0 && unique <= 2*p.lastUnique && 2*unique >= p.lastUnique &&
 		lo >= p.lastLo-(p.lastHi-p.lastLo)/2 && hi <= p.lastHi+(p.lastHi-p.lastLo)/2
 	p.lastUnique, p.lastLo, p.lastHi = unique, lo, hi
-	if t > 0 && sameShape {
-		predicted := p.lastRatio * float64(unique) * float64(calib.ioctlNs.Load())
-		if predicted > 1.2*float64(t) {
+	if sameShape && p.lastRatio > 0 {
+		ioctls := p.lastRatio * float64(unique)
+		if t < 0 && ioctls >= exploreIoctls {
+			return StrategyText, nil // explore: learn what text costs here
+		}
+		if t >= 0 && ioctls*float64(calib.ioctlNs.Load()) > 1.2*float64(t) {
 			return StrategyText, nil
 		}
 	}
@@ -194,15 +203,24 @@ func (h *Handle) chooseEnum(o *Options) (Strategy, error) {
 	}
 	calibrate()
 	p := &h.plan
-	t := p.textCost()
-	if t < 0 || (o.Filter == Filter{}) {
-		// A full dump costs one ioctl per VMA: text is cheaper (and the
-		// first call learns the VMA count).
+	if o.Filter == (Filter{}) {
+		// A full dump costs one ioctl per VMA, several times a text line.
 		return StrategyText, nil
 	}
 	frac := p.walkFrac[filterKey(o.Filter)]
 	if frac == 0 {
 		frac = guessFrac(o.Filter)
+	}
+	t := p.textCost()
+	if t < 0 {
+		// The VMA count is unknown: walk when the filter is selective by
+		// nature (executable or shared mappings are few), unless the last
+		// walk with it already returned many VMAs; then read the text once
+		// to learn the count.
+		if frac <= 0.1 && p.walkHits[filterKey(o.Filter)] < exploreIoctls {
+			return StrategyIoctlWalk, nil
+		}
+		return StrategyText, nil
 	}
 	walk := frac*float64(p.vmaCount)*float64(calib.ioctlNs.Load()) + float64(p.vmaCount)*float64(calib.walkSkipPerNs.Load())
 	if walk < float64(t) {

@@ -44,11 +44,11 @@ func ParseBackend(s string) (Backend, error) {
 type Strategy uint8
 
 const (
-	StrategyNone       Strategy = iota // nothing was read (empty batch)
-	StrategyPointIoctl                 // one PROCMAP_QUERY per distinct VMA touched
-	StrategyIoctlWalk                  // a COVERING_OR_NEXT walk with kernel-side filters
-	StrategyText                       // one read and parse of the whole text (or the snapshot)
-	StrategyIoctlThenText              // started with ioctls, switched to text when they cost more
+	StrategyNone          Strategy = iota // nothing was read (empty batch)
+	StrategyPointIoctl                    // one PROCMAP_QUERY per distinct VMA touched
+	StrategyIoctlWalk                     // a COVERING_OR_NEXT walk with kernel-side filters
+	StrategyText                          // one read and parse of the whole text (or the snapshot)
+	StrategyIoctlThenText                 // started with ioctls, switched to text when they cost more
 )
 
 var strategyNames = [...]string{"none", "point-ioctl", "ioctl-walk", "text", "ioctl-then-text"}
@@ -288,7 +288,7 @@ func (h *Handle) resolveIoctl(pairs []addrIndex, o *Options, res *Result, adapti
 			res.Lookups[pairs[i].idx] = Lookup{VMA: -1, Reason: ReasonUnmapped}
 			continue
 		}
-		if adaptive && h.plan.shouldSwitch(ioctls, time.Since(start)) {
+		if adaptive && h.plan.shouldSwitch(ioctls) {
 			h.plan.noteIoctls(ioctls, time.Since(start))
 			res.Strategy = StrategyIoctlThenText
 			res.Syscalls += ioctls
