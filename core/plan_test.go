@@ -1,0 +1,192 @@
+package core
+
+import (
+	"testing"
+
+	"github.com/libprocmapq/libprocmapq/internal/testtarget"
+)
+
+// requireIoctl skips when the kernel has no PROCMAP_QUERY: the planner then
+// always reads the text, which other tests cover.
+func requireIoctl(t *testing.T) {
+	t.Helper()
+	ok, err := SupportsProcmapQuery()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !ok {
+		t.Skip("kernel lacks PROCMAP_QUERY (Linux 6.11+): auto always uses text")
+	}
+}
+
+// oneAddressPerVMA returns an address inside each of the first n VMAs that
+// pass keep, from a text enumeration.
+func oneAddressPerVMA(t *testing.T, h *Handle, n int, keep func(*VMA) bool) []uint64 {
+	t.Helper()
+	var r Result
+	if err := h.Enumerate(&Options{Backend: BackendText}, &r); err != nil {
+		t.Fatal(err)
+	}
+	var addrs []uint64
+	for i := range r.VMAs {
+		if len(addrs) == n {
+			break
+		}
+		if keep(&r.VMAs[i]) {
+			addrs = append(addrs, r.VMAs[i].Start+(r.VMAs[i].End-r.VMAs[i].Start)/2)
+		}
+	}
+	return addrs
+}
+
+// sameAnswers checks that two results give every address the same VMA (by
+// range, permissions and name) and the same reason.
+func sameAnswers(t *testing.T, what string, a, b *Result) {
+	t.Helper()
+	if len(a.Lookups) != len(b.Lookups) {
+		t.Fatalf("%s: %d lookups vs %d", what, len(a.Lookups), len(b.Lookups))
+	}
+	for i := range a.Lookups {
+		va, ra := a.Found(i)
+		vb, rb := b.Found(i)
+		if ra != rb {
+			t.Fatalf("%s: address %d: reason %v vs %v", what, i, ra, rb)
+		}
+		if va != nil && (va.Start != vb.Start || va.End != vb.End || va.Perms != vb.Perms || string(va.Name) != string(vb.Name)) {
+			t.Fatalf("%s: address %d: %x-%x %q vs %x-%x %q", what, i, va.Start, va.End, va.Name, vb.Start, vb.End, vb.Name)
+		}
+	}
+}
+
+func TestPlannerFewAddressesInHugeProcessUseIoctl(t *testing.T) {
+	requireIoctl(t)
+	tg := testtarget.Start(t, testtarget.Options{VMAs: 20000, Modules: 10})
+	h, err := Open(tg.Pid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	var addrs []uint64
+	for i := range 10 {
+		m, _ := tg.Mapping("module-" + string(rune('0'+i)) + "-text")
+		addrs = append(addrs, m.Start, m.Start+100, m.End-1)
+	}
+	var auto, text Result
+	// Twice: the second call has the VMA count the first taught the handle.
+	for range 2 {
+		if err := h.Query(addrs, nil, &auto); err != nil {
+			t.Fatal(err)
+		}
+		if auto.Strategy != StrategyPointIoctl {
+			t.Fatalf("30 addresses in 10 VMAs of a 20,000-VMA process: strategy %v, want point ioctls", auto.Strategy)
+		}
+		if err := h.Enumerate(nil, &text); err != nil { // learn the VMA count
+			t.Fatal(err)
+		}
+	}
+	if err := h.Query(addrs, &Options{Backend: BackendText}, &text); err != nil {
+		t.Fatal(err)
+	}
+	sameAnswers(t, "auto vs text", &auto, &text)
+}
+
+func TestPlannerThousandsOfDistinctVMAsUseText(t *testing.T) {
+	requireIoctl(t)
+	tg := testtarget.Start(t, testtarget.Options{VMAs: 3000})
+	h, err := Open(tg.Pid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	addrs := oneAddressPerVMA(t, h, 2500, func(*VMA) bool { return true })
+	var auto, text, ioctl Result
+	// The first call may start with ioctls (ski rental) and switch; once
+	// the handle has seen such a batch, auto reads the text directly.
+	var strategies []Strategy
+	for range 3 {
+		if err := h.Query(addrs, nil, &auto); err != nil {
+			t.Fatal(err)
+		}
+		strategies = append(strategies, auto.Strategy)
+	}
+	if strategies[0] == StrategyPointIoctl || strategies[2] != StrategyText {
+		t.Fatalf("2,500 addresses in 2,500 distinct VMAs: strategies %v, want a switch to text then text", strategies)
+	}
+	if err := h.Query(addrs, &Options{Backend: BackendText}, &text); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.Query(addrs, &Options{Backend: BackendIoctl}, &ioctl); err != nil {
+		t.Fatal(err)
+	}
+	sameAnswers(t, "auto vs text", &auto, &text)
+	sameAnswers(t, "auto vs ioctl", &auto, &ioctl)
+}
+
+func TestPlannerSkiRentalBoundsIoctlsSpent(t *testing.T) {
+	requireIoctl(t)
+	tg := testtarget.Start(t, testtarget.Options{VMAs: 3000})
+	h, err := Open(tg.Pid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	addrs := oneAddressPerVMA(t, h, 2500, func(*VMA) bool { return true })
+	var r Result
+	if err := h.Enumerate(&Options{Backend: BackendText}, &r); err != nil { // learn the VMA count
+		t.Fatal(err)
+	}
+	if err := h.Query(addrs, nil, &r); err != nil {
+		t.Fatal(err)
+	}
+	if r.Strategy != StrategyIoctlThenText {
+		t.Fatalf("strategy %v, want ioctl-then-text for a first batch of this shape", r.Strategy)
+	}
+	// The ioctls spent before switching cost no more than one text read
+	// (plus the one that crossed the line).
+	limit := h.plan.textCost()/calib.ioctlNs.Load() + 1
+	ioctls := int64(r.Syscalls - h.reads)
+	if ioctls > limit {
+		t.Fatalf("spent %d ioctls before switching, ski-rental limit %d", ioctls, limit)
+	}
+}
+
+func TestPlannerExecutableEnumerationWalksTheKernel(t *testing.T) {
+	requireIoctl(t)
+	tg := testtarget.Start(t, testtarget.Options{VMAs: 2000, Modules: 5})
+	h, err := Open(tg.Pid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	exec := &Options{Filter: Filter{Perms: PermExec}}
+	var auto, text Result
+	if err := h.Enumerate(exec, &auto); err != nil {
+		t.Fatal(err)
+	}
+	if auto.Strategy != StrategyIoctlWalk {
+		t.Fatalf("executable-only enumeration: strategy %v, want ioctl-walk", auto.Strategy)
+	}
+	if err := h.Enumerate(&Options{Backend: BackendText, Filter: exec.Filter}, &text); err != nil {
+		t.Fatal(err)
+	}
+	// Only the text shows the [vsyscall] gate VMA (executable).
+	if n := len(text.VMAs); n > 0 && text.VMAs[n-1].Kind == KindVsyscall {
+		text.VMAs = text.VMAs[:n-1]
+	}
+	if len(auto.VMAs) != len(text.VMAs) {
+		t.Fatalf("walk found %d executable VMAs, text %d", len(auto.VMAs), len(text.VMAs))
+	}
+	for i := range auto.VMAs {
+		if !sameVMA(&auto.VMAs[i], &text.VMAs[i]) {
+			t.Fatalf("VMA %d: walk %x-%x %q, text %x-%x %q", i, auto.VMAs[i].Start, auto.VMAs[i].End,
+				auto.VMAs[i].Name, text.VMAs[i].Start, text.VMAs[i].End, text.VMAs[i].Name)
+		}
+	}
+	// A full dump reads the text.
+	if err := h.Enumerate(nil, &auto); err != nil {
+		t.Fatal(err)
+	}
+	if auto.Strategy != StrategyText {
+		t.Fatalf("full enumeration: strategy %v, want text", auto.Strategy)
+	}
+}
