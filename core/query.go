@@ -146,6 +146,7 @@ type Result struct {
 
 	arena   []byte
 	pairs   []addrIndex
+	sortTmp []addrIndex // radix-sort scratch; may swap with pairs
 	touched int // distinct VMAs and gaps the call had to look at
 }
 
@@ -169,16 +170,6 @@ func (r *Result) Found(i int) (*VMA, Reason) {
 		return nil, l.Reason
 	}
 	return &r.VMAs[l.VMA], ReasonFound
-}
-
-func cmpAddrIndex(a, b addrIndex) int {
-	switch {
-	case a.addr < b.addr:
-		return -1
-	case a.addr > b.addr:
-		return 1
-	}
-	return int(a.idx) - int(b.idx)
 }
 
 // Query resolves a batch of addresses, in any order and with duplicates, in
@@ -222,7 +213,8 @@ func (h *Handle) Query(addrs []uint64, opts *Options, res *Result) error {
 		}
 	}
 	if !sorted {
-		slices.SortFunc(pairs, cmpAddrIndex)
+		pairs, res.sortTmp = sortPairs(pairs, res.sortTmp)
+		res.pairs = pairs // the two buffers may have swapped
 	}
 
 	if h.kind == kindText {
