@@ -147,7 +147,7 @@ type Result struct {
 	arena   []byte
 	pairs   []addrIndex
 	sortTmp []addrIndex // radix-sort scratch; may swap with pairs
-	touched int // distinct VMAs and gaps the call had to look at
+	touched int         // distinct VMAs and gaps the call had to look at
 }
 
 type addrIndex struct {
