@@ -529,6 +529,149 @@ PROCMAPQ_API int procmapq_compare(struct procmapq *h,
  */
 PROCMAPQ_API void procmapq_compare_report_free(struct procmapq_compare_report *report);
 
+/* ------------------------------------------------------------------------
+ * Normalization: address -> (file offset, ELF file + build ID)
+ * ------------------------------------------------------------------------ */
+
+/* Normalize flags (procmapq_normalize_opts.flags). */
+#define PROCMAPQ_NORM_SORTED            0x01u /* addrs are ascending (skips a
+					       * sort; unsorted is still right) */
+#define PROCMAPQ_NORM_BUILD_IDS         0x02u /* build IDs: the kernel's when
+					       * the ioctl has one, else read
+					       * from the mapped file */
+#define PROCMAPQ_NORM_FILE_BACKED       0x04u /* only file-backed VMAs; others
+					       * give REASON_FILTERED */
+#define PROCMAPQ_NORM_VIRT_ADDRS        0x08u /* also compute the ELF virtual
+					       * address (reads program headers) */
+#define PROCMAPQ_NORM_NO_MAP_FILES      0x10u /* do not try
+					       * /proc/<pid>/map_files (needs
+					       * CAP_SYS_ADMIN) to open files */
+#define PROCMAPQ_NORM_NO_BUILD_ID_CACHE 0x20u /* read files again instead of
+					       * the process-wide cache */
+
+struct procmapq_normalize_opts {
+	uint64_t size;     /* in: sizeof(struct procmapq_normalize_opts) */
+	uint32_t backend;  /* in: PROCMAPQ_BACKEND_*; 0 = auto */
+	uint32_t flags;    /* in: PROCMAPQ_NORM_* bits */
+	uint32_t perms;    /* in: PROCMAPQ_PERM_* bits a VMA must all have;
+			    * others give REASON_FILTERED; 0 = any */
+	uint32_t reserved; /* in: must be 0 */
+};
+
+/* Meta kinds (procmapq_norm_meta.kind). */
+#define PROCMAPQ_META_UNKNOWN 0 /* not attributable; reason says why */
+#define PROCMAPQ_META_ELF     1 /* a mapped file (normally an ELF object) */
+#define PROCMAPQ_META_VDSO    2 /* the kernel's vDSO image; file_offset is an
+				 * offset into the in-memory image */
+
+/* Why an address is PROCMAPQ_META_UNKNOWN (procmapq_norm_meta.reason);
+ * 0-2 have blazesym's values. */
+#define PROCMAPQ_NORM_REASON_UNMAPPED     0 /* no VMA covers it */
+#define PROCMAPQ_NORM_REASON_ANONYMOUS    1 /* anonymous memory, no name */
+#define PROCMAPQ_NORM_REASON_UNSUPPORTED  2 /* named, not a file: [heap],
+					     * [stack], [anon:...], ... */
+#define PROCMAPQ_NORM_REASON_FILTERED     3 /* VMA fails perms/FILE_BACKED */
+#define PROCMAPQ_NORM_REASON_PROCESS_GONE 4 /* the target went away first */
+
+/* Where a build ID came from (procmapq_norm_meta.build_id_source). */
+#define PROCMAPQ_BUILD_ID_NONE   0 /* none: not asked, none, or no file */
+#define PROCMAPQ_BUILD_ID_KERNEL 1 /* PROCMAP_QUERY (<= 20 bytes) */
+#define PROCMAPQ_BUILD_ID_FILE   2 /* read from the mapped file (any length) */
+
+/* procmapq_norm_meta.flags */
+#define PROCMAPQ_META_F_DELETED          0x1u /* name ends in " (deleted)"
+					       * (kept in path) */
+#define PROCMAPQ_META_F_FILE_UNAVAILABLE 0x2u /* build ID / virtual address
+					       * asked, but no file matching
+					       * the mapping could be opened */
+#define PROCMAPQ_META_F_DEV_UNVERIFIED   0x4u /* file matched by inode only
+					       * (btrfs reports another dev) */
+
+/* procmapq_norm_output.flags */
+#define PROCMAPQ_NORM_OUT_HAS_VIRT_ADDR 0x1u /* virt_addr is valid */
+
+/* The normalized form of one input address (fixed 32 bytes). */
+struct procmapq_norm_output {
+	uint64_t file_offset; /* out: addr - vma.start + vma.offset for ELF and
+			       * vDSO metas; the input address unchanged for
+			       * unknown ones (as blazesym) */
+	uint64_t virt_addr;   /* out: ELF virtual address of file_offset (with
+			       * PROCMAPQ_NORM_VIRT_ADDRS, if a PT_LOAD segment
+			       * holds it); valid if flags has HAS_VIRT_ADDR */
+	uint32_t meta;        /* out: index into procmapq_normalized.metas */
+	uint32_t flags;       /* out: PROCMAPQ_NORM_OUT_* */
+	uint64_t reserved;    /* out: zero */
+};
+
+/* What a group of addresses belongs to (fixed 96 bytes). Pointers point
+ * into the same allocation as the procmapq_normalized that holds it. */
+struct procmapq_norm_meta {
+	uint32_t kind;            /* out: PROCMAPQ_META_* */
+	uint32_t reason;          /* out: PROCMAPQ_NORM_REASON_* (unknown only) */
+	uint32_t build_id_source; /* out: PROCMAPQ_BUILD_ID_* */
+	uint32_t flags;           /* out: PROCMAPQ_META_F_* */
+	const char *path;         /* out: the mapping's name exactly as the
+				   * kernel reports it, NUL-terminated (may hold
+				   * newlines); "[vdso]" for the vDSO; "" for
+				   * unknown. Never NULL. */
+	uint64_t path_len;        /* out: bytes, without the NUL */
+	const uint8_t *build_id;  /* out: raw GNU build ID (any length); NULL
+				   * when build_id_len is 0 */
+	uint64_t build_id_len;    /* out */
+	uint32_t dev_major;       /* out: device of the mapped file (ELF) */
+	uint32_t dev_minor;       /* out */
+	uint64_t inode;           /* out: inode of the mapped file (ELF) */
+	uint64_t reserved[4];     /* out: zero */
+};
+
+/* The result of procmapq_normalize(): ONE allocation holding this struct,
+ * both arrays, the paths and the build IDs; freed by
+ * procmapq_normalized_free(). */
+struct procmapq_normalized {
+	uint64_t output_count;                /* out: = n, input order */
+	struct procmapq_norm_output *outputs; /* out */
+	uint64_t meta_count;                  /* out: deduplicated metas: one
+					       * per file, one for the vDSO,
+					       * one per unknown reason */
+	struct procmapq_norm_meta *metas;     /* out */
+	uint32_t strategy;                    /* out: PROCMAPQ_STRATEGY_* */
+	uint32_t reserved0;                   /* out: zero */
+	uint64_t reserved[3];                 /* out: zero */
+};
+
+/**
+ * procmapq_normalize - turn absolute addresses of the target into (file
+ * offset, meta) pairs, blazesym-style: outputs[i] answers addrs[i] (any
+ * order, duplicates allowed) and indexes a meta table deduplicated per file.
+ * An address that cannot be attributed gets an unknown meta with a reason;
+ * it never fails the batch. Build-ID and file-read failures are not errors
+ * either (the meta has PROCMAPQ_META_F_FILE_UNAVAILABLE).
+ * @h: an open handle; must not be NULL. Text handles work too (files are
+ *   then looked up by path only).
+ * @addrs: @n addresses; may be NULL only if @n is 0. Read only.
+ * @n: at most INT32_MAX.
+ * @opts: may be NULL (auto backend, no filter, no build IDs).
+ * @out: must not be NULL; receives the result (NULL on failure except
+ *   -ESRCH). The caller owns it and frees it with procmapq_normalized_free().
+ * @return the number of metas (>= 0), or:
+ *   -ESRCH: the target went away during the call; *out is STILL set and
+ *   complete (unresolved addresses have PROCMAPQ_NORM_REASON_PROCESS_GONE)
+ *   and must be freed;
+ *   -ENOTTY (backend IOCTL before 6.11), -EINVAL, -E2BIG, -EFAULT, -EBADF,
+ *   -ENOMEM.
+ * Thread-safe. Any kernel (auto/text; build IDs then come from files).
+ */
+PROCMAPQ_API int procmapq_normalize(struct procmapq *h, const uint64_t *addrs,
+				    size_t n,
+				    const struct procmapq_normalize_opts *opts,
+				    struct procmapq_normalized **out);
+
+/**
+ * procmapq_normalized_free - free a result of procmapq_normalize().
+ * @res: may be NULL. Thread-safe; never fails.
+ */
+PROCMAPQ_API void procmapq_normalized_free(struct procmapq_normalized *res);
+
 #ifdef __cplusplus
 } /* extern "C" */
 #endif
