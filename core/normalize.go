@@ -189,8 +189,14 @@ type Normalized struct {
 	// Strategy is how the VMAs were found.
 	Strategy Strategy
 
-	q       Result   // the underlying query
-	vmaMeta []uint32 // q.VMAs index -> meta index (noMeta until used)
+	q         Result        // the underlying query
+	vmaMeta   []uint32      // q.VMAs index -> meta index (noMeta until used)
+	metaVMA   []int32       // meta index -> a q.VMAs index of that meta (-1 for unknown)
+	metaLoads [][2]uint32   // meta index -> range of loads (VirtAddrs)
+	loads     []loadSegment // PT_LOAD segments of the metas' files
+	arena     []byte        // build IDs read from files
+	files     *fileScratch
+	fileReads int // files opened by the last call (tests)
 }
 
 const noMeta = ^uint32(0)
@@ -227,6 +233,7 @@ func (h *Handle) Normalize(addrs []uint64, opts *NormalizeOptions, res *Normaliz
 		return &Error{Op: "normalize", Pid: h.pid, Err: errors.Join(ErrInvalidArgument, errors.New("nil result"))}
 	}
 	res.Outputs, res.Metas, res.Strategy = res.Outputs[:0], res.Metas[:0], StrategyNone
+	res.metaVMA, res.loads, res.arena, res.fileReads = res.metaVMA[:0], res.loads[:0], res.arena[:0], 0
 	if err := o.validate(); err != nil {
 		return &Error{Op: "normalize", Pid: h.pid, Err: err}
 	}
@@ -253,7 +260,83 @@ func (h *Handle) Normalize(addrs []uint64, opts *NormalizeOptions, res *Normaliz
 	for _, p := range res.q.pairs[:len(addrs)] {
 		res.Outputs[p.idx] = res.normalizeOne(p.addr, res.q.Lookups[p.idx])
 	}
+	if o.BuildIDs || o.VirtAddrs {
+		res.readFiles(h, &o)
+	}
+	if o.VirtAddrs {
+		res.addVirtAddrs()
+	}
 	return qerr
+}
+
+// readFiles completes the ELF metas from their files: the build ID when
+// the kernel gave none, the PT_LOAD segments for virtual addresses. The
+// kernel's build ID wins when both exist: it comes from the mapped file
+// itself, while a file found by path could differ (and they can only
+// disagree on an ELF with several GNU build-ID notes, where the kernel
+// skips those over 20 bytes; [Handle.Compare] reports that as
+// DiffBuildID).
+func (res *Normalized) readFiles(h *Handle, o *NormalizeOptions) {
+	if res.files == nil {
+		res.files = new(fileScratch)
+	}
+	res.metaLoads = slices.Grow(res.metaLoads[:0], len(res.Metas))[:len(res.Metas)]
+	pid := h.pid
+	if h.kind == kindText {
+		pid = -1 // a snapshot: /proc/<pid> is not its process
+	}
+	t := fileTarget{procRoot: h.procRoot, pid: pid, noMap: o.NoMapFiles, cached: !o.NoBuildIDCache}
+	for i := range res.Metas {
+		m := &res.Metas[i]
+		res.metaLoads[i] = [2]uint32{}
+		if m.Kind != MetaELF {
+			continue
+		}
+		needID := o.BuildIDs && m.BuildIDSource == BuildIDNone
+		if !needID && !o.VirtAddrs {
+			continue
+		}
+		t.vma = &res.q.VMAs[res.metaVMA[i]]
+		f, devUnverified := res.files.lookupFile(&t)
+		res.fileReads++
+		if f == nil {
+			m.Flags |= MetaFileUnavailable
+			continue
+		}
+		if devUnverified {
+			m.Flags |= MetaDevUnverified
+		}
+		if needID && len(f.buildID) > 0 {
+			start := len(res.arena)
+			res.arena = append(res.arena, f.buildID...)
+			m.BuildID, m.BuildIDSource = res.arena[start:len(res.arena):len(res.arena)], BuildIDFile
+		}
+		if o.VirtAddrs {
+			start := len(res.loads)
+			res.loads = append(res.loads, f.loads...)
+			res.metaLoads[i] = [2]uint32{uint32(start), uint32(len(res.loads))}
+		}
+	}
+	// Build IDs appended to a grown arena keep pointing at the old array,
+	// which holds the same bytes: nothing to fix up.
+}
+
+// addVirtAddrs sets VirtAddr from the PT_LOAD segment whose file range
+// holds the offset (p_filesz, not p_memsz: bss has no file offset).
+func (res *Normalized) addVirtAddrs() {
+	for i := range res.Outputs {
+		out := &res.Outputs[i]
+		if res.Metas[out.Meta].Kind != MetaELF {
+			continue
+		}
+		r := res.metaLoads[out.Meta]
+		for _, l := range res.loads[r[0]:r[1]] {
+			if out.FileOffset >= l.Offset && out.FileOffset-l.Offset < l.FileSize {
+				out.VirtAddr, out.HasVirtAddr = out.FileOffset-l.Offset+l.VAddr, true
+				break
+			}
+		}
+	}
 }
 
 // normalizeOne answers one address from its lookup.
@@ -270,7 +353,7 @@ func (res *Normalized) normalizeOne(addr uint64, l Lookup) NormOutput {
 	v := &res.q.VMAs[l.VMA]
 	m := res.vmaMeta[l.VMA]
 	if m == noMeta {
-		m = res.metaFor(v)
+		m = res.metaFor(l.VMA)
 		res.vmaMeta[l.VMA] = m
 	}
 	if res.Metas[m].Kind == MetaUnknown {
@@ -287,12 +370,14 @@ func (res *Normalized) unknownMeta(reason UnknownReason) uint32 {
 		}
 	}
 	res.Metas = append(res.Metas, Meta{Kind: MetaUnknown, Reason: reason})
+	res.metaVMA = append(res.metaVMA, -1)
 	return uint32(len(res.Metas) - 1)
 }
 
 // metaFor returns the meta of a VMA, adding it: one per file (device,
 // inode and name), one for the vDSO, one per unknown reason.
-func (res *Normalized) metaFor(v *VMA) uint32 {
+func (res *Normalized) metaFor(vi int32) uint32 {
+	v := &res.q.VMAs[vi]
 	switch v.Kind {
 	case KindFile, KindDeletedFile:
 	case KindVDSO:
@@ -301,17 +386,21 @@ func (res *Normalized) metaFor(v *VMA) uint32 {
 				return uint32(i)
 			}
 		}
-		res.Metas = append(res.Metas, Meta{Kind: MetaVDSO, Path: v.Name})
-		return uint32(len(res.Metas) - 1)
+		return res.addMeta(Meta{Kind: MetaVDSO, Path: v.Name}, vi)
 	case KindAnonymous:
 		return res.unknownMeta(UnknownAnonymous)
 	default:
 		return res.unknownMeta(UnknownUnsupported)
 	}
-	for i := range res.Metas {
+	// Search backwards: a file's VMAs are usually adjacent.
+	for i := len(res.Metas) - 1; i >= 0; i-- {
 		m := &res.Metas[i]
 		if m.Kind == MetaELF && m.Inode == v.Inode && m.DevMajor == v.DevMajor &&
 			m.DevMinor == v.DevMinor && bytes.Equal(m.Path, v.Name) {
+			if m.BuildIDSource == BuildIDNone && len(v.BuildID) > 0 {
+				// The auto backend may have found the first VMA by text.
+				m.BuildID, m.BuildIDSource = v.BuildID, BuildIDKernel
+			}
 			return uint32(i)
 		}
 	}
@@ -322,6 +411,11 @@ func (res *Normalized) metaFor(v *VMA) uint32 {
 	if len(v.BuildID) > 0 {
 		m.BuildID, m.BuildIDSource = v.BuildID, BuildIDKernel
 	}
+	return res.addMeta(m, vi)
+}
+
+func (res *Normalized) addMeta(m Meta, vi int32) uint32 {
 	res.Metas = append(res.Metas, m)
+	res.metaVMA = append(res.metaVMA, vi)
 	return uint32(len(res.Metas) - 1)
 }

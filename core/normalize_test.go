@@ -1,7 +1,11 @@
 package core
 
 import (
+	"bytes"
+	"fmt"
 	"os"
+	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/libprocmapq/libprocmapq/internal/testtarget"
@@ -71,4 +75,225 @@ func TestNormalizeTargetModules(t *testing.T) {
 
 func hasSuffix(b []byte, s string) bool {
 	return len(b) >= len(s) && string(b[len(b)-len(s):]) == s
+}
+
+// normCase is one probe address of the loader and what it must normalize to.
+type normCase struct {
+	label string
+	addr  uint64
+	kind  MetaKind
+	// ELF: the file it must be in (our namespace's path), the expected
+	// build IDs, and the expected virtual address (0 = do not check).
+	path             string
+	fileID, kernelID []byte
+	vaddr            uint64
+	reason           UnknownReason
+	offset           uint64 // vDSO and unknown: the expected FileOffset
+}
+
+// loaderCases lists the loader's probe addresses and their expectations.
+func loaderCases(t *testing.T, f *elfFixtures, p *loaderProc, libPaths map[string]string) []normCase {
+	t.Helper()
+	var cs []normCase
+	for i, name := range f.order {
+		l := f.libs[name]
+		path := l.path
+		if libPaths != nil {
+			path = libPaths[name]
+		}
+		cs = append(cs, normCase{label: "lib-" + name, addr: p.addrs["lib"+strconv.Itoa(i+1)], kind: MetaELF,
+			path: path, fileID: l.fileID, kernelID: l.kernelID, vaddr: l.probeVaddr})
+	}
+	libc := libcPath(t, p.pid)
+	libcID, err := readelfBuildID(libc)
+	if err != nil || len(libcID) == 0 {
+		t.Fatalf("libc build ID: %x %v", libcID, err)
+	}
+	cs = append(cs,
+		normCase{label: "main", addr: p.addrs["main"], kind: MetaELF, path: f.loader, fileID: f.loaderID, kernelID: f.loaderID, vaddr: f.mainVaddr},
+		normCase{label: "local", addr: p.addrs["local"] + 3, kind: MetaELF, path: f.loader, fileID: f.loaderID, kernelID: f.loaderID, vaddr: f.localVaddr + 3},
+		normCase{label: "fopen", addr: p.addrs["fopen"], kind: MetaELF, path: libc, fileID: libcID, kernelID: libcID},
+		normCase{label: "chdir", addr: p.addrs["chdir"], kind: MetaELF, path: libc, fileID: libcID, kernelID: libcID},
+		normCase{label: "vdso", addr: p.addrs["vdso"] + 0x10, kind: MetaVDSO, offset: 0x10},
+		normCase{label: "jit", addr: p.addrs["jit"] + 5, kind: MetaUnknown, reason: UnknownAnonymous, offset: p.addrs["jit"] + 5},
+		normCase{label: "gap", addr: p.addrs["gap"] + 8, kind: MetaUnknown, reason: UnknownUnmapped, offset: p.addrs["gap"] + 8},
+		normCase{label: "heap", addr: p.addrs["heap"], kind: MetaUnknown, reason: UnknownUnsupported, offset: p.addrs["heap"]},
+		normCase{label: "below", addr: 0x1000, kind: MetaUnknown, reason: UnknownUnmapped, offset: 0x1000},
+		normCase{label: "above", addr: 0xffffffffffffff00, kind: MetaUnknown, reason: UnknownUnmapped, offset: 0xffffffffffffff00},
+	)
+	return cs
+}
+
+// libcPath returns the path of the libc the target mapped (from its maps
+// text, read here without this package).
+func libcPath(t *testing.T, pid int) string {
+	t.Helper()
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/maps", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if i := strings.Index(line, " /"); i >= 0 && strings.Contains(line, "/libc.so") {
+			return line[i+1:]
+		}
+	}
+	t.Fatal("no libc in maps")
+	return ""
+}
+
+// checkCase checks one output against its case. ioctl says the backend was
+// the ioctl (which decides where the build ID may come from).
+func checkCase(t *testing.T, pid int, c normCase, res *Normalized, i int, o *NormalizeOptions, ioctl bool) {
+	t.Helper()
+	out := res.Outputs[i]
+	m := res.Metas[out.Meta]
+	if m.Kind != c.kind {
+		t.Errorf("%s %#x: kind %v (%+v), want %v", c.label, c.addr, m.Kind, m, c.kind)
+		return
+	}
+	switch c.kind {
+	case MetaUnknown:
+		if m.Reason != c.reason || out.FileOffset != c.offset || out.HasVirtAddr {
+			t.Errorf("%s: %v offset %#x, want %v %#x", c.label, m.Reason, out.FileOffset, c.reason, c.offset)
+		}
+		return
+	case MetaVDSO:
+		if out.FileOffset != c.offset || string(m.Path) != "[vdso]" {
+			t.Errorf("%s: offset %#x path %q, want %#x [vdso]", c.label, out.FileOffset, m.Path, c.offset)
+		}
+		return
+	}
+	if string(m.Path) != c.path {
+		t.Errorf("%s: path %q, want %q", c.label, m.Path, c.path)
+	}
+	// The file offset must hold the bytes the process has at the address.
+	if got, want := fileAt(t, c.path, out.FileOffset, 16), memAt(t, pid, c.addr, 16); !bytes.Equal(got, want) {
+		t.Errorf("%s: file bytes at offset %#x %x, memory at %#x %x", c.label, out.FileOffset, got, c.addr, want)
+	}
+	wantID, wantSrc := []byte(nil), BuildIDNone
+	switch {
+	case !o.BuildIDs:
+	case ioctl && c.kernelID != nil:
+		wantID, wantSrc = c.kernelID, BuildIDKernel
+	case c.fileID != nil:
+		wantID, wantSrc = c.fileID, BuildIDFile
+	}
+	if !bytes.Equal(m.BuildID, wantID) || m.BuildIDSource != wantSrc {
+		t.Errorf("%s: build ID %x from %v, want %x from %v", c.label, m.BuildID, m.BuildIDSource, wantID, wantSrc)
+	}
+	if m.Flags&(MetaFileUnavailable|MetaDevUnverified) != 0 {
+		t.Errorf("%s: flags %b", c.label, m.Flags)
+	}
+	if o.VirtAddrs && (!out.HasVirtAddr || (c.vaddr != 0 && out.VirtAddr != c.vaddr)) {
+		t.Errorf("%s: vaddr %#x (%v), want %#x", c.label, out.VirtAddr, out.HasVirtAddr, c.vaddr)
+	}
+	if !o.VirtAddrs && out.HasVirtAddr {
+		t.Errorf("%s: vaddr without VirtAddrs", c.label)
+	}
+}
+
+// normOptionSets are the option combinations the ELF tests run.
+func normOptionSets(b Backend) []NormalizeOptions {
+	return []NormalizeOptions{
+		{Backend: b},
+		{Backend: b, BuildIDs: true, VirtAddrs: true},
+		{Backend: b, BuildIDs: true, NoBuildIDCache: true},
+		{Backend: b, BuildIDs: true, VirtAddrs: true, NoMapFiles: true},
+		{Backend: b, VirtAddrs: true, NoMapFiles: true, NoBuildIDCache: true},
+	}
+}
+
+// TestNormalizeELF normalizes, with both backends and every option set,
+// addresses in shared objects with sha1, md5, 32-byte, section-only, two
+// and no build IDs, in the executable, in libc, in the vDSO, in JIT-like
+// anonymous memory, in [heap], in a gap, below and above every VMA, in
+// shuffled order with duplicates; then checks that the backends agree.
+func TestNormalizeELF(t *testing.T) {
+	f := needELFFixtures(t)
+	var libs []string
+	for _, n := range f.order {
+		libs = append(libs, f.libs[n].path)
+	}
+	p := startLoader(t, f, nil, libs...)
+	cases := loaderCases(t, f, p, nil)
+	// Shuffled (reversed, interleaved) with duplicates.
+	var order []int
+	for i := range cases {
+		order = append(order, len(cases)-1-i)
+		if i%3 == 0 {
+			order = append(order, i)
+		}
+	}
+	addrs := make([]uint64, len(order))
+	for i, ci := range order {
+		addrs[i] = cases[ci].addr
+	}
+	h, err := Open(p.pid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	results := map[string]*Normalized{}
+	for _, b := range []Backend{BackendText, BackendIoctl} {
+		for _, o := range normOptionSets(b) {
+			name := fmt.Sprintf("%v/ids=%v,vaddr=%v,nomap=%v,nocache=%v", b, o.BuildIDs, o.VirtAddrs, o.NoMapFiles, o.NoBuildIDCache)
+			t.Run(name, func(t *testing.T) {
+				skipWithoutIoctl(t, b)
+				res := new(Normalized)
+				if err := h.Normalize(addrs, &o, res); err != nil {
+					t.Fatal(err)
+				}
+				if len(res.Outputs) != len(addrs) {
+					t.Fatalf("%d outputs", len(res.Outputs))
+				}
+				for i, ci := range order {
+					checkCase(t, p.pid, cases[ci], res, i, &o, b == BackendIoctl)
+				}
+				// Dedup: one meta per file, per vDSO, per reason.
+				seen := map[string]bool{}
+				for _, m := range res.Metas {
+					k := fmt.Sprint(m.Kind, m.Reason, string(m.Path))
+					if seen[k] {
+						t.Errorf("duplicate meta %+v", m)
+					}
+					seen[k] = true
+				}
+				results[name] = res
+			})
+		}
+	}
+	// The two backends must agree on everything but where a build ID came
+	// from, apart from libtwo (two GNU notes: the kernel reports the second).
+	for _, o := range normOptionSets(BackendText) {
+		name := fmt.Sprintf("ids=%v,vaddr=%v,nomap=%v,nocache=%v", o.BuildIDs, o.VirtAddrs, o.NoMapFiles, o.NoBuildIDCache)
+		rt, ri := results["text/"+name], results["ioctl/"+name]
+		if rt == nil || ri == nil {
+			continue
+		}
+		if d := diffNormalized(rt, ri, "lib"+"two.so"); d != "" {
+			t.Errorf("%s: text and ioctl differ: %s", name, d)
+		}
+	}
+}
+
+// diffNormalized describes how two results differ, ignoring build-ID
+// sources and the build ID of metas whose path ends in skipIDOf.
+func diffNormalized(a, b *Normalized, skipIDOf string) string {
+	if len(a.Outputs) != len(b.Outputs) || len(a.Metas) != len(b.Metas) {
+		return fmt.Sprintf("%d/%d outputs, %d/%d metas", len(a.Outputs), len(b.Outputs), len(a.Metas), len(b.Metas))
+	}
+	for i := range a.Outputs {
+		if a.Outputs[i] != b.Outputs[i] {
+			return fmt.Sprintf("output %d: %+v vs %+v", i, a.Outputs[i], b.Outputs[i])
+		}
+	}
+	for i := range a.Metas {
+		ma, mb := a.Metas[i], b.Metas[i]
+		sameID := bytes.Equal(ma.BuildID, mb.BuildID) || hasSuffix(ma.Path, skipIDOf)
+		if ma.Kind != mb.Kind || ma.Reason != mb.Reason || ma.Flags != mb.Flags || !bytes.Equal(ma.Path, mb.Path) ||
+			!sameID || ma.DevMajor != mb.DevMajor || ma.DevMinor != mb.DevMinor || ma.Inode != mb.Inode {
+			return fmt.Sprintf("meta %d: %+v vs %+v", i, ma, mb)
+		}
+	}
+	return ""
 }

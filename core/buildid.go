@@ -1,0 +1,274 @@
+package core
+
+import (
+	"bytes"
+	"strconv"
+	"sync"
+	"syscall"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// Reading build IDs and program headers from the files a target maps.
+//
+// A mapped file is located, in order, through
+//
+//  1. <procroot>/<pid>/map_files/<start>-<end>: the mapped file itself, even
+//     when deleted or in another mount namespace (needs CAP_SYS_ADMIN);
+//  2. <procroot>/<pid>/root/<path>: the path in the target's mount namespace
+//     (containers);
+//  3. <path> in the caller's namespace;
+//
+// where <path> is the kernel's name without a " (deleted)" suffix. Each
+// candidate is statx'ed first and must be a regular file whose inode (and
+// device, see MetaDevUnverified) matches the VMA: a file replaced at the
+// same path, a FIFO or a device is never opened or attributed. The open is
+// O_NONBLOCK|O_NOCTTY and the descriptor is fstat'ed again, so a swap
+// between the stat and the open is caught. Reads are bounded (elfnote.go).
+//
+// What is read is cached process-wide per (device, inode, mtime, size,
+// ctime) of the file, for fileCacheMax files, so a cache hit costs one
+// statx. Entries keep no descriptor open.
+
+// fileCacheMax bounds the number of files whose ELF facts are cached.
+const fileCacheMax = 1024
+
+// fileKey identifies one version of one file.
+type fileKey struct {
+	devMajor, devMinor uint32
+	ino, size          uint64
+	mtime, ctime       unix.StatxTimestamp
+}
+
+// fileFacts is what was read from one file. It is immutable once cached.
+type fileFacts struct {
+	buildID          []byte
+	buildIDInSection bool
+	isELF            bool
+	loads            []loadSegment
+}
+
+var fileCache struct {
+	sync.Mutex
+	m map[fileKey]*fileFacts
+}
+
+func fileCacheGet(k *fileKey) *fileFacts {
+	fileCache.Lock()
+	f := fileCache.m[*k]
+	fileCache.Unlock()
+	return f
+}
+
+func fileCachePut(k *fileKey, f *fileFacts) {
+	fileCache.Lock()
+	defer fileCache.Unlock()
+	if fileCache.m == nil {
+		fileCache.m = make(map[fileKey]*fileFacts)
+	}
+	if len(fileCache.m) >= fileCacheMax {
+		// Evict an arbitrary eighth (map order is random): cheap, bounded,
+		// and hot files come back on their next miss.
+		n := fileCacheMax / 8
+		for key := range fileCache.m {
+			delete(fileCache.m, key)
+			if n--; n == 0 {
+				break
+			}
+		}
+	}
+	fileCache.m[*k] = f
+}
+
+// fileScratch is the reusable memory of file lookups. The statx buffer
+// lives here, not on the stack: a pointer passed to a raw syscall escapes.
+type fileScratch struct {
+	path  []byte // NUL-terminated candidate path
+	stx   unix.Statx_t
+	fstx  unix.Statx_t
+	rd    fdReader
+	elf   elfScratch
+	facts fileFacts // uncached results
+}
+
+type fdReader struct{ fd int }
+
+func (r *fdReader) ReadAt(p []byte, off int64) (int, error) {
+	n, err := unix.Pread(r.fd, p, off)
+	if n < 0 {
+		n = 0
+	}
+	return n, err
+}
+
+// fileLocation says how a file was located.
+type fileLocation uint8
+
+const (
+	locMapFiles fileLocation = iota
+	locPidRoot
+	locPath
+)
+
+// fileTarget is what the lookup needs to know about the mapping.
+type fileTarget struct {
+	procRoot string
+	pid      int // <= 0: no /proc/<pid> candidates
+	vma      *VMA
+	noMap    bool
+	cached   bool
+}
+
+// lookupFile finds the file behind t.vma and returns what it holds. The
+// result may be a cache entry (immutable) or sc.facts (valid until the
+// next call). devUnverified says the file matched by inode only. A nil
+// result means no matching file could be read.
+func (sc *fileScratch) lookupFile(t *fileTarget) (f *fileFacts, devUnverified bool) {
+	v := t.vma
+	name := v.Name
+	if v.Flags&FlagDeleted != 0 {
+		name = bytes.TrimSuffix(name, []byte(" (deleted)"))
+	}
+	for loc := locMapFiles; loc <= locPath; loc++ {
+		p := sc.path[:0]
+		switch loc {
+		case locMapFiles:
+			if t.noMap || t.pid <= 0 {
+				continue
+			}
+			p = append(p, t.procRoot...)
+			p = append(p, '/')
+			p = strconv.AppendInt(p, int64(t.pid), 10)
+			p = append(p, "/map_files/"...)
+			p = strconv.AppendUint(p, v.Start, 16)
+			p = append(p, '-')
+			p = strconv.AppendUint(p, v.End, 16)
+		case locPidRoot:
+			if t.pid <= 0 || len(name) == 0 || name[0] != '/' {
+				continue
+			}
+			p = append(p, t.procRoot...)
+			p = append(p, '/')
+			p = strconv.AppendInt(p, int64(t.pid), 10)
+			p = append(p, "/root"...)
+			p = append(p, name...)
+		case locPath:
+			if len(name) == 0 || name[0] != '/' {
+				continue
+			}
+			p = append(p, name...)
+		}
+		if bytes.IndexByte(p, 0) >= 0 {
+			continue
+		}
+		sc.path = append(p, 0)
+		if statxPath(sc.path, &sc.stx) != 0 {
+			continue
+		}
+		ok, unverified := matchesVMA(&sc.stx, v, loc == locMapFiles)
+		if !ok {
+			continue
+		}
+		key := keyOf(&sc.stx)
+		if t.cached {
+			if f := fileCacheGet(&key); f != nil {
+				return f, unverified
+			}
+		}
+		f, ok := sc.readFile(&key)
+		if !ok {
+			continue
+		}
+		if t.cached {
+			c := &fileFacts{buildID: bytes.Clone(f.buildID), buildIDInSection: f.buildIDInSection,
+				isELF: f.isELF, loads: append([]loadSegment(nil), f.loads...)}
+			fileCachePut(&key, c)
+			return c, unverified
+		}
+		return f, unverified
+	}
+	return nil, false
+}
+
+// matchesVMA reports whether a stat'ed file is the one a VMA maps: a
+// regular file with the same inode and, unless opened through map_files
+// (the mapped file by construction), the same device. A device mismatch
+// with a matching inode is accepted as unverified (btrfs subvolumes report
+// their own st_dev; see kernel-procmap-query.md §11).
+func matchesVMA(st *unix.Statx_t, v *VMA, viaMapFiles bool) (ok, devUnverified bool) {
+	if st.Mode&unix.S_IFMT != unix.S_IFREG || st.Ino != v.Inode {
+		return false, false
+	}
+	if st.Dev_major == v.DevMajor && st.Dev_minor == v.DevMinor {
+		return true, false
+	}
+	return true, !viaMapFiles
+}
+
+func keyOf(st *unix.Statx_t) fileKey {
+	return fileKey{devMajor: st.Dev_major, devMinor: st.Dev_minor, ino: st.Ino, size: st.Size,
+		mtime: st.Mtime, ctime: st.Ctime}
+}
+
+// readFile opens sc.path and reads its ELF facts into sc.facts, after
+// checking that the opened file is the one stat'ed (key).
+func (sc *fileScratch) readFile(key *fileKey) (*fileFacts, bool) {
+	fd, en := openPath(sc.path)
+	if en != 0 {
+		return nil, false
+	}
+	defer unix.Close(fd)
+	if statxFD(fd, &sc.fstx) != 0 || sc.fstx.Mode&unix.S_IFMT != unix.S_IFREG || keyOf(&sc.fstx) != *key {
+		return nil, false
+	}
+	sc.rd.fd = fd
+	info, err := readELF(&sc.rd, sc.fstx.Size, true, true, &sc.elf)
+	f := &sc.facts
+	*f = fileFacts{buildID: f.buildID[:0], loads: f.loads[:0]}
+	switch err {
+	case nil:
+		f.isELF = true
+		f.buildID = append(f.buildID, info.BuildID...)
+		f.buildIDInSection = info.BuildIDInSection
+		f.loads = append(f.loads, info.Loads...)
+	case errNotELF, errBadELF, errELFLimits:
+		// A readable file without (usable) ELF structure: cache that too.
+	default:
+		return nil, false // an I/O error: do not cache
+	}
+	return f, true
+}
+
+// statxPath stats the NUL-terminated path (following symlinks, as the
+// map_files and root links need).
+func statxPath(path []byte, st *unix.Statx_t) syscall.Errno {
+	_, _, en := unix.Syscall6(unix.SYS_STATX, atFDCWD, uintptr(unsafe.Pointer(&path[0])),
+		uintptr(unix.AT_STATX_SYNC_AS_STAT), uintptr(unix.STATX_BASIC_STATS), uintptr(unsafe.Pointer(st)), 0)
+	return en
+}
+
+// emptyPath is "" for AT_EMPTY_PATH (a global: a local would escape).
+var emptyPath = [1]byte{}
+
+func statxFD(fd int, st *unix.Statx_t) syscall.Errno {
+	_, _, en := unix.Syscall6(unix.SYS_STATX, uintptr(fd), uintptr(unsafe.Pointer(&emptyPath[0])),
+		uintptr(unix.AT_EMPTY_PATH|unix.AT_STATX_SYNC_AS_STAT), uintptr(unix.STATX_BASIC_STATS), uintptr(unsafe.Pointer(st)), 0)
+	return en
+}
+
+// openPath opens the NUL-terminated path read-only without blocking on a
+// FIFO and without acquiring a controlling terminal.
+func openPath(path []byte) (int, syscall.Errno) {
+	for {
+		fd, _, en := unix.Syscall6(unix.SYS_OPENAT, atFDCWD, uintptr(unsafe.Pointer(&path[0])),
+			uintptr(unix.O_RDONLY|unix.O_NONBLOCK|unix.O_NOCTTY|unix.O_CLOEXEC), 0, 0, 0)
+		if en == syscall.EINTR {
+			continue
+		}
+		return int(fd), en
+	}
+}
+
+// atFDCWD is AT_FDCWD (-100) as a syscall argument.
+const atFDCWD = ^uintptr(-unix.AT_FDCWD - 1)
