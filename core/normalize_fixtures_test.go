@@ -233,8 +233,9 @@ type loaderProc struct {
 }
 
 // startLoader runs the loader on libs (paths) and waits until it is ready.
-// wrap, if not nil, runs it through another command (e.g. unshare); the
-// loader command line is then its last argument, shell-quoted.
+// wrap, if not nil, runs it through another command ending in a shell
+// script (e.g. unshare ... sh -c 'mount ... && '): "exec LOADER ARGS",
+// shell-quoted, is appended to wrap's last element.
 func startLoader(tb testing.TB, f *elfFixtures, wrap []string, libs ...string) *loaderProc {
 	tb.Helper()
 	argv := append([]string{f.loader}, libs...)
@@ -243,7 +244,8 @@ func startLoader(tb testing.TB, f *elfFixtures, wrap []string, libs ...string) *
 		for i, a := range argv {
 			quoted[i] = "'" + strings.ReplaceAll(a, "'", `'\''`) + "'"
 		}
-		argv = append(append([]string(nil), wrap...), "exec "+strings.Join(quoted, " "))
+		argv = append([]string(nil), wrap...)
+		argv[len(argv)-1] += "exec " + strings.Join(quoted, " ")
 	}
 	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Stderr = os.Stderr
@@ -332,4 +334,3 @@ func copyFile(tb testing.TB, src, dst string) {
 		tb.Fatal(err)
 	}
 }
-

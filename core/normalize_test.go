@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"fmt"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -296,4 +298,157 @@ func diffNormalized(a, b *Normalized, skipIDOf string) string {
 		}
 	}
 	return ""
+}
+
+// normalizeOne normalizes one address and returns its output and meta.
+func normalizeOne(t *testing.T, h *Handle, addr uint64, o NormalizeOptions) (NormOutput, Meta) {
+	t.Helper()
+	var res Normalized
+	if err := h.Normalize([]uint64{addr}, &o, &res); err != nil {
+		t.Fatal(err)
+	}
+	out := res.Outputs[0]
+	return out, res.Metas[out.Meta]
+}
+
+// TestNormalizeDeletedFile: a mapped shared object that is then unlinked
+// keeps the kernel's name with " (deleted)"; its build ID still comes
+// through map_files (or the kernel), and without map_files there is no file
+// to read, which the meta says.
+func TestNormalizeDeletedFile(t *testing.T) {
+	f := needELFFixtures(t)
+	sha1 := f.libs["sha1"]
+	path := filepath.Join(t.TempDir(), "libdel.so")
+	copyFile(t, sha1.path, path)
+	p := startLoader(t, f, nil, path)
+	if err := os.Remove(path); err != nil {
+		t.Fatal(err)
+	}
+	addr := p.addrs["lib1"]
+	h, err := Open(p.pid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	for _, b := range []Backend{BackendText, BackendIoctl} {
+		t.Run(b.String(), func(t *testing.T) {
+			skipWithoutIoctl(t, b)
+			out, m := normalizeOne(t, h, addr, NormalizeOptions{Backend: b, BuildIDs: true, VirtAddrs: true})
+			if m.Kind != MetaELF || string(m.Path) != path+" (deleted)" || m.Flags != MetaDeleted {
+				t.Fatalf("meta %+v, want %q with MetaDeleted", m, path+" (deleted)")
+			}
+			wantSrc := BuildIDFile
+			if b == BackendIoctl {
+				wantSrc = BuildIDKernel
+			}
+			if !bytes.Equal(m.BuildID, sha1.fileID) || m.BuildIDSource != wantSrc {
+				t.Errorf("build ID %x from %v, want %x from %v", m.BuildID, m.BuildIDSource, sha1.fileID, wantSrc)
+			}
+			if !out.HasVirtAddr || out.VirtAddr != sha1.probeVaddr {
+				t.Errorf("vaddr %#x %v, want %#x", out.VirtAddr, out.HasVirtAddr, sha1.probeVaddr)
+			}
+			if got, want := fileAt(t, sha1.path, out.FileOffset, 16), memAt(t, p.pid, addr, 16); !bytes.Equal(got, want) {
+				t.Errorf("offset %#x holds %x, memory %x", out.FileOffset, got, want)
+			}
+			// Without map_files the unlinked file cannot be found.
+			out, m = normalizeOne(t, h, addr, NormalizeOptions{Backend: b, BuildIDs: true, VirtAddrs: true, NoMapFiles: true})
+			if b == BackendText && (m.BuildID != nil || m.BuildIDSource != BuildIDNone || m.Flags != MetaDeleted|MetaFileUnavailable) {
+				t.Errorf("no map_files: %+v, want no build ID and MetaFileUnavailable", m)
+			}
+			if out.HasVirtAddr {
+				t.Errorf("no map_files: vaddr %#x from nowhere", out.VirtAddr)
+			}
+		})
+	}
+}
+
+// TestNormalizeReplacedFile: a mapped shared object replaced by another
+// one at the same path (rename over it, as package managers do) must never
+// be given the new file's build ID, with or without map_files.
+func TestNormalizeReplacedFile(t *testing.T) {
+	f := needELFFixtures(t)
+	sha1, md5 := f.libs["sha1"], f.libs["md5"]
+	dir := t.TempDir()
+	path := filepath.Join(dir, "librep.so")
+	copyFile(t, sha1.path, path)
+	p := startLoader(t, f, nil, path)
+	copyFile(t, md5.path, path+".new")
+	if err := os.Rename(path+".new", path); err != nil {
+		t.Fatal(err)
+	}
+	addr := p.addrs["lib1"]
+	h, err := Open(p.pid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	for _, cached := range []bool{true, false} {
+		// Prime the cache with the new file so a wrong hit would show.
+		o := NormalizeOptions{Backend: BackendText, BuildIDs: true, NoBuildIDCache: !cached}
+		_, m := normalizeOne(t, h, addr, o)
+		if !bytes.Equal(m.BuildID, sha1.fileID) || m.BuildIDSource != BuildIDFile {
+			t.Errorf("cached=%v, map_files: build ID %x from %v, want the mapped file's %x", cached, m.BuildID, m.BuildIDSource, sha1.fileID)
+		}
+		o.NoMapFiles = true
+		_, m = normalizeOne(t, h, addr, o)
+		if m.BuildID != nil || m.Flags&MetaFileUnavailable == 0 {
+			t.Errorf("cached=%v, by path: build ID %x flags %b, want none and MetaFileUnavailable (the new file is %x)",
+				cached, m.BuildID, m.Flags, md5.fileID)
+		}
+	}
+}
+
+// TestNormalizeMountNamespace: the target maps a shared object from a tmpfs
+// mounted in its own mount namespace, over a directory where the caller's
+// namespace has a different object at the same path. map_files and
+// /proc/<pid>/root find the right file; the bare path (all a text snapshot
+// has) finds the wrong one, which the device and inode check rejects.
+func TestNormalizeMountNamespace(t *testing.T) {
+	f := needELFFixtures(t)
+	if os.Geteuid() != 0 {
+		t.Skip("needs root for unshare --mount")
+	}
+	if _, err := exec.LookPath("unshare"); err != nil {
+		t.Skip("no unshare(1)")
+	}
+	sha1, md5 := f.libs["sha1"], f.libs["md5"]
+	dir := t.TempDir()
+	path := filepath.Join(dir, "libns.so")
+	copyFile(t, md5.path, path) // what the caller sees at that path
+	wrap := []string{"unshare", "--mount", "--propagation", "private", "sh", "-c",
+		"mount -t tmpfs none '" + dir + "' && cp '" + sha1.path + "' '" + path + "' && "}
+	p := startLoader(t, f, wrap, path)
+	addr := p.addrs["lib1"]
+	h, err := Open(p.pid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	for _, o := range []NormalizeOptions{
+		{Backend: BackendText, BuildIDs: true, VirtAddrs: true},
+		{Backend: BackendText, BuildIDs: true, VirtAddrs: true, NoMapFiles: true},
+		{Backend: BackendText, BuildIDs: true, VirtAddrs: true, NoMapFiles: true, NoBuildIDCache: true},
+	} {
+		out, m := normalizeOne(t, h, addr, o)
+		if string(m.Path) != path || !bytes.Equal(m.BuildID, sha1.fileID) || m.BuildIDSource != BuildIDFile || m.Flags != 0 {
+			t.Errorf("%+v: meta %+v, want %s with the namespace's build ID %x", o, m, path, sha1.fileID)
+		}
+		if !out.HasVirtAddr || out.VirtAddr != sha1.probeVaddr {
+			t.Errorf("%+v: vaddr %#x %v, want %#x", o, out.VirtAddr, out.HasVirtAddr, sha1.probeVaddr)
+		}
+	}
+	// A snapshot of the maps has no /proc/<pid>: only the bare path.
+	text, err := os.ReadFile(fmt.Sprintf("/proc/%d/maps", p.pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	snap, err := OpenText(text)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer snap.Close()
+	out, m := normalizeOne(t, snap, addr, NormalizeOptions{BuildIDs: true, VirtAddrs: true})
+	if m.BuildID != nil || m.Flags&MetaFileUnavailable == 0 || out.HasVirtAddr {
+		t.Errorf("snapshot: meta %+v vaddr %v, want no build ID (the caller's file is %x)", m, out.HasVirtAddr, md5.fileID)
+	}
 }
