@@ -1,0 +1,373 @@
+/* driver: runs the C contenders of the side-by-side benchmark.
+ *
+ *   driver SPEC                 run the workloads of SPEC, print results
+ *   driver --extras LIB PID ADDRS   C ABI per-call costs (empty batch, new thread)
+ *   driver --load-probe LIB     dlopen + first call, RSS and threads added
+ *
+ * SPEC lines (written by the orchestrator, bench/cmd/benchrun):
+ *   lib PATH                    libprocmapq.so to dlopen (optional)
+ *   workload NAME KIND PID MODE ITERS BUDGET_MS ARG
+ * KIND is query (ARG = file of sorted hex addresses), single (one address
+ * per call, cycling through ARG), enum (ARG = all | exec), or blazesym (own
+ * process, five addresses chosen here; PID 0). MODE is kept (one handle per
+ * contender for the whole workload) or open (open, query, close per call).
+ *
+ * Contenders run round-robin, one batch each in turn, so that they share the
+ * machine's noise; each first runs once untimed and its answers' digest is
+ * printed, so the orchestrator can check that all contenders agree. Output:
+ *   digest WORKLOAD CONTENDER HEX FOUND VMAS
+ *   samples WORKLOAD CONTENDER NS...
+ *   info WORKLOAD CONTENDER strategy=NAME   (libprocmapq: the last call's)
+ *   error WORKLOAD CONTENDER MESSAGE
+ */
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "bench.h"
+
+#define MAX_CONTENDERS 16
+
+uint64_t now_ns(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
+}
+
+static void *xrealloc(void *p, size_t n)
+{
+	p = realloc(p, n);
+	if (!p) {
+		perror("realloc");
+		exit(2);
+	}
+	return p;
+}
+
+void answers_reset(struct answers *a, size_t n)
+{
+	if (n > a->idx_cap) {
+		a->idx = xrealloc(a->idx, n * sizeof *a->idx);
+		a->idx_cap = n;
+	}
+	for (size_t i = 0; i < n; i++)
+		a->idx[i] = -1;
+	a->nvmas = 0;
+	a->arena_len = 0;
+}
+
+int32_t answers_add(struct answers *a, const struct vma *v, const char *name, size_t name_len)
+{
+	if (a->nvmas == a->vmas_cap) {
+		a->vmas_cap = a->vmas_cap ? 2 * a->vmas_cap : 64;
+		a->vmas = xrealloc(a->vmas, a->vmas_cap * sizeof *a->vmas);
+	}
+	if (a->arena_len + name_len > a->arena_cap) {
+		a->arena_cap = 2 * (a->arena_len + name_len) + 4096;
+		a->arena = xrealloc(a->arena, a->arena_cap);
+	}
+	struct vma *dst = &a->vmas[a->nvmas];
+	*dst = *v;
+	dst->name_off = (uint32_t)a->arena_len;
+	dst->name_len = (uint32_t)name_len;
+	memcpy(a->arena + a->arena_len, name, name_len);
+	a->arena_len += name_len;
+	return (int32_t)a->nvmas++;
+}
+
+/* ---- digests: the same arithmetic as bench/internal/digest (Go) ------ */
+
+#define DIGEST_SEED 0xcbf29ce484222325ull
+#define DIGEST_PRIME 0x100000001b3ull
+#define DIGEST_MISSING 0xffffffffffffffffull
+
+static uint64_t mix(uint64_t h, uint64_t v) { return (h ^ v) * DIGEST_PRIME; }
+
+static uint64_t name_hash(const char *p, size_t n)
+{
+	uint64_t h = DIGEST_SEED;
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ (unsigned char)p[i]) * DIGEST_PRIME;
+	return h;
+}
+
+static uint64_t mix_vma(uint64_t h, const struct answers *a, const struct vma *v)
+{
+	h = mix(h, v->start);
+	h = mix(h, v->end);
+	h = mix(h, v->pgoff);
+	h = mix(h, v->inode);
+	h = mix(h, (uint64_t)v->major << 32 | v->minor);
+	h = mix(h, v->perms);
+	return mix(h, name_hash(a->arena + v->name_off, v->name_len));
+}
+
+/* query_digest folds, per address, its VMA (or a marker for none). */
+static uint64_t query_digest(uint64_t h, const struct answers *a, size_t n, size_t *found)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (a->idx[i] < 0) {
+			h = mix(h, DIGEST_MISSING);
+			continue;
+		}
+		(*found)++;
+		h = mix_vma(h, a, &a->vmas[a->idx[i]]);
+	}
+	return h;
+}
+
+/* enum_digest folds every VMA but the gate page (text-only). */
+static uint64_t enum_digest(const struct answers *a, size_t *count)
+{
+	uint64_t h = DIGEST_SEED;
+	for (size_t i = 0; i < a->nvmas; i++) {
+		if (a->vmas[i].start >= GATE_START)
+			continue;
+		(*count)++;
+		h = mix_vma(h, a, &a->vmas[i]);
+	}
+	return h;
+}
+
+/* ---- workloads ------------------------------------------------------- */
+
+enum kind { KIND_QUERY, KIND_SINGLE, KIND_ENUM, KIND_BLAZESYM };
+
+struct workload {
+	char name[64];
+	enum kind kind;
+	int pid;
+	enum open_mode mode;
+	int iters, budget_ms;
+	bool exec_only;
+	uint64_t *addrs;
+	size_t n;
+};
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+static void read_addrs(const char *path, struct workload *w)
+{
+	FILE *f = fopen(path, "r");
+	if (!f) {
+		perror(path);
+		exit(2);
+	}
+	size_t cap = 0;
+	unsigned long long a;
+	while (fscanf(f, "%llx", &a) == 1) {
+		if (w->n == cap) {
+			cap = cap ? 2 * cap : 1024;
+			w->addrs = xrealloc(w->addrs, cap * sizeof *w->addrs);
+		}
+		w->addrs[w->n++] = a;
+	}
+	fclose(f);
+}
+
+/* Two functions of this executable for the blazesym workload: kept out of
+ * line so that they have addresses of their own. */
+__attribute__((noinline)) int bench_marker_one(int x) { return x * 3 + 1; }
+__attribute__((noinline)) int bench_marker_two(int x) { return x * 5 + 2; }
+
+/* blazesym_addrs picks the blazesym benchmark's addresses in this process:
+ * three libc functions found with dlsym (never &f, which may be a PLT
+ * stub) and two functions of the executable; two modules in all. */
+static void blazesym_addrs(struct workload *w)
+{
+	static const char *const libc_syms[] = { "chdir", "fopen", "qsort" };
+	w->addrs = xrealloc(NULL, 5 * sizeof *w->addrs);
+	for (int i = 0; i < 3; i++)
+		w->addrs[w->n++] = (uintptr_t)dlsym(RTLD_DEFAULT, libc_syms[i]);
+	w->addrs[w->n++] = (uintptr_t)&bench_marker_one;
+	w->addrs[w->n++] = (uintptr_t)&bench_marker_two;
+	qsort(w->addrs, w->n, sizeof *w->addrs, cmp_u64);
+}
+
+/* run_once runs one timed call of contender c; batch is the address index
+ * for KIND_SINGLE. Returns the elapsed ns, or -errno. */
+static int64_t run_once(struct contender *c, const struct workload *w, size_t batch, struct answers *ans)
+{
+	uint64_t t0 = now_ns();
+	int err = 0;
+	if (w->mode == OPEN_PER_CALL && (err = c->open(c, w->pid)))
+		return err;
+	switch (w->kind) {
+	case KIND_QUERY:
+	case KIND_BLAZESYM:
+		err = c->query(c, w->addrs, w->n, ans);
+		break;
+	case KIND_SINGLE:
+		err = c->query(c, &w->addrs[batch % w->n], 1, ans);
+		break;
+	case KIND_ENUM:
+		err = c->enumerate(c, w->exec_only, ans);
+		break;
+	}
+	if (w->mode == OPEN_PER_CALL)
+		c->close(c);
+	uint64_t t1 = now_ns();
+	return err ? err : (int64_t)(t1 - t0);
+}
+
+/* check_run answers the whole workload once, untimed, and prints the
+ * digest of the answers. */
+static int check_run(struct contender *c, const struct workload *w, struct answers *ans)
+{
+	uint64_t h = DIGEST_SEED;
+	size_t found = 0, count = 0;
+	int64_t r = 0;
+	if (w->kind == KIND_SINGLE) {
+		for (size_t i = 0; i < w->n && r >= 0; i++) {
+			r = run_once(c, w, i, ans);
+			h = query_digest(h, ans, 1, &found);
+			count += ans->nvmas;
+		}
+	} else {
+		r = run_once(c, w, 0, ans);
+		if (w->kind == KIND_ENUM)
+			h = enum_digest(ans, &count);
+		else {
+			h = query_digest(h, ans, w->n, &found);
+			count = ans->nvmas;
+		}
+	}
+	if (r < 0)
+		return (int)r;
+	printf("digest %s %s %016llx %zu %zu\n", w->name, c->name, (unsigned long long)h, found, count);
+	return 0;
+}
+
+static void run_workload(struct workload *w, struct contender **all, int nall)
+{
+	struct contender *cs[MAX_CONTENDERS];
+	struct answers ans[MAX_CONTENDERS] = { 0 };
+	int64_t *samples[MAX_CONTENDERS];
+	int nc = 0;
+	for (int i = 0; i < nall; i++) {
+		struct contender *c = all[i];
+		c->pid = w->pid;
+		int err = w->mode == KEEP_OPEN ? c->open(c, w->pid) : 0;
+		if (!err)
+			err = check_run(c, w, &ans[nc]);
+		if (err) {
+			printf("error %s %s %s\n", w->name, c->name, strerror(-err));
+			if (w->mode == KEEP_OPEN && c->state)
+				c->close(c);
+			continue;
+		}
+		samples[nc] = xrealloc(NULL, (size_t)w->iters * sizeof(int64_t));
+		cs[nc++] = c;
+	}
+	uint64_t deadline = now_ns() + (uint64_t)w->budget_ms * 1000000u;
+	int it = 0;
+	const int min_iters = w->iters < 5 ? w->iters : 5;
+	while (it < w->iters && (it < min_iters || now_ns() < deadline)) {
+		for (int k = 0; k < nc; k++) {
+			int64_t r = run_once(cs[k], w, (size_t)it, &ans[k]);
+			samples[k][it] = r;
+		}
+		it++;
+	}
+	for (int k = 0; k < nc; k++) {
+		printf("samples %s %s", w->name, cs[k]->name);
+		for (int j = 0; j < it; j++)
+			printf(" %lld", (long long)samples[k][j]);
+		printf("\n");
+		/* How the last timed call was answered (auto may learn). */
+		if (ans[k].strategy[0])
+			printf("info %s %s strategy=%s\n", w->name, cs[k]->name, ans[k].strategy);
+		free(samples[k]);
+		free(ans[k].vmas);
+		free(ans[k].idx);
+		free(ans[k].arena);
+		if (w->mode == KEEP_OPEN)
+			cs[k]->close(cs[k]);
+	}
+	fflush(stdout);
+}
+
+static int parse_workload(char *line, struct workload *w)
+{
+	char kind[16], mode[8], arg[4096];
+	memset(w, 0, sizeof *w);
+	if (sscanf(line, "workload %63s %15s %d %7s %d %d %4095s", w->name, kind, &w->pid, mode,
+		   &w->iters, &w->budget_ms, arg) != 7)
+		return -1;
+	w->mode = strcmp(mode, "open") == 0 ? OPEN_PER_CALL : KEEP_OPEN;
+	if (strcmp(kind, "query") == 0 || strcmp(kind, "single") == 0) {
+		w->kind = kind[0] == 'q' ? KIND_QUERY : KIND_SINGLE;
+		read_addrs(arg, w);
+	} else if (strcmp(kind, "enum") == 0) {
+		w->kind = KIND_ENUM;
+		w->exec_only = strcmp(arg, "exec") == 0;
+	} else if (strcmp(kind, "blazesym") == 0) {
+		w->kind = KIND_BLAZESYM;
+		blazesym_addrs(w);
+	} else {
+		return -1;
+	}
+	if (w->iters < 1)
+		w->iters = 1;
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	setvbuf(stdout, NULL, _IOFBF, 1 << 16);
+	if (argc == 3 && strcmp(argv[1], "--load-probe") == 0)
+		return cabi_load_probe(argv[2]);
+	if (argc == 5 && strcmp(argv[1], "--extras") == 0) {
+		struct workload w = { 0 };
+		read_addrs(argv[4], &w);
+		const char *why;
+		struct contender *tmp[MAX_CONTENDERS];
+		if (cabi_load(argv[2], tmp, MAX_CONTENDERS, &why) == 0) {
+			printf("note c-abi-unavailable %s\n", why);
+			return 0;
+		}
+		cabi_extras(atoi(argv[3]), w.addrs, w.n);
+		return 0;
+	}
+	if (argc != 2) {
+		fprintf(stderr, "usage: driver SPEC | --extras LIB PID ADDRS | --load-probe LIB\n");
+		return 2;
+	}
+	FILE *spec = fopen(argv[1], "r");
+	if (!spec) {
+		perror(argv[1]);
+		return 2;
+	}
+	struct contender *all[MAX_CONTENDERS] = { &limit_contender, &fscanf_contender, &fastparse_contender };
+	int nall = 3;
+	char line[8192];
+	while (fgets(line, sizeof line, spec)) {
+		line[strcspn(line, "\n")] = 0;
+		if (strncmp(line, "lib ", 4) == 0) {
+			const char *why = NULL;
+			int added = cabi_load(line + 4, all + nall, MAX_CONTENDERS - nall, &why);
+			if (added == 0)
+				printf("note c-abi-unavailable %s\n", why);
+			nall += added;
+		} else if (strncmp(line, "workload ", 9) == 0) {
+			struct workload w;
+			if (parse_workload(line, &w)) {
+				fprintf(stderr, "driver: bad spec line: %s\n", line);
+				return 2;
+			}
+			run_workload(&w, all, nall);
+			free(w.addrs);
+		}
+	}
+	fclose(spec);
+	return 0;
+}
