@@ -124,9 +124,12 @@ func (h *Handle) openPid() error {
 }
 
 // pidfdAlive reports whether the process behind pidfd has not been reaped
-// (a zombie still counts: it keeps its pid).
+// (a zombie still counts: it keeps its pid). EPERM means alive: a caller
+// that may read the target's maps (CAP_SYS_PTRACE, say) may still not be
+// allowed to signal it, and the kernel checks liveness first.
 func pidfdAlive(pidfd int) bool {
-	return unix.PidfdSendSignal(pidfd, 0, nil, 0) == nil
+	err := unix.PidfdSendSignal(pidfd, 0, nil, 0)
+	return err == nil || err == syscall.EPERM
 }
 
 // OpenFD opens a handle on a /proc/<pid>/maps file descriptor, typically
