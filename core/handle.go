@@ -101,7 +101,12 @@ func (h *Handle) openPid() error {
 			// No pidfd (old kernel, or seccomp): open without reuse detection.
 		}
 	} else if !pidfdAlive(h.pidfd) {
-		return &Error{Op: "reopen", Pid: h.pid, Err: &errnoError{ErrPidReused, syscall.ESRCH}}
+		// Gone for good; say whether another process now has the pid.
+		var st unix.Stat_t
+		if unix.Stat(h.procRoot+"/"+strconv.Itoa(h.pid), &st) == nil {
+			return &Error{Op: "reopen", Pid: h.pid, Err: &errnoError{ErrPidReused, syscall.ESRCH}}
+		}
+		return &Error{Op: "reopen", Pid: h.pid, Err: &errnoError{ErrProcessGone, syscall.ESRCH}}
 	}
 	path := h.procRoot + "/" + strconv.Itoa(h.pid) + "/maps"
 	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
@@ -222,10 +227,10 @@ func (h *Handle) Close() error {
 }
 
 // Reopen opens the target's maps file again, for a pid handle whose process
-// exec'd (queries then fail with [ErrProcessGone]). It refuses, with
-// [ErrPidReused], when the original process is gone even if another process
-// now has its pid. fd and text handles cannot be reopened
-// ([ErrInvalidArgument]).
+// exec'd (queries then fail with [ErrProcessGone]). It refuses when the
+// original process is gone: with [ErrPidReused] when another process now has
+// its pid, else with [ErrProcessGone]. fd and text handles cannot be
+// reopened ([ErrInvalidArgument]).
 func (h *Handle) Reopen() error {
 	h.mu.Lock()
 	defer h.mu.Unlock()
