@@ -3,6 +3,7 @@ package core
 import (
 	"errors"
 	"os"
+	"path"
 	"strconv"
 	"sync"
 	"syscall"
@@ -140,8 +141,10 @@ func pidfdAlive(pidfd int) bool {
 // OpenFD opens a handle on a /proc/<pid>/maps file descriptor, typically
 // one the target opened on /proc/self/maps and passed to the profiler: the
 // profiler then needs no privileges over the target. fd is duplicated; the
-// caller keeps ownership of its own descriptor. fd must be an open procfs
-// file; anything else gives [ErrInvalidArgument]. opts.Pid, if known, is used
+// caller keeps ownership of its own descriptor. fd must be a readable
+// /proc/<pid>/maps (or task/<tid>/maps) file; anything else, smaps or
+// pagemap included, gives [ErrInvalidArgument] (on kernels with
+// PROCMAP_QUERY the fd must also answer the ioctl). opts.Pid, if known, is used
 // in messages and to locate mapped files.
 func OpenFD(fd int, opts *OpenOptions) (*Handle, error) {
 	pid := -1
@@ -156,18 +159,47 @@ func OpenFD(fd int, opts *OpenOptions) (*Handle, error) {
 	if err := unix.Fstat(fd, &st); err != nil {
 		return nil, &Error{Op: "open fd", Pid: pid, Err: classifyErrno(err.(syscall.Errno))}
 	}
-	if sfs.Type != unix.PROC_SUPER_MAGIC || st.Mode&unix.S_IFMT != unix.S_IFREG {
-		return nil, &Error{Op: "open fd", Pid: pid, Err: errors.Join(ErrInvalidArgument, errors.New("not a procfs maps file"))}
+	if why := notMapsFile(fd, &st, &sfs); why != "" {
+		return nil, &Error{Op: "open fd", Pid: pid, Err: errors.Join(ErrInvalidArgument, errors.New(why))}
 	}
 	nfd, err := unix.FcntlInt(uintptr(fd), unix.F_DUPFD_CLOEXEC, 0)
 	if err != nil {
 		return nil, &Error{Op: "open fd", Pid: pid, Err: classifyErrno(err.(syscall.Errno))}
 	}
 	h := &Handle{kind: kindFD, fd: nfd, pidfd: -1, pid: pid, procRoot: DefaultProcRoot}
+	if ok, _ := SupportsProcmapQuery(); ok {
+		// Every maps fd answers the ioctl on such a kernel; smaps, status
+		// and the like answer ENOTTY, pagemap EINVAL.
+		if works, err := probeFD(nfd); !works || err != nil {
+			unix.Close(nfd)
+			return nil, &Error{Op: "open fd", Pid: pid, Err: errors.Join(ErrInvalidArgument, errors.New("not a maps file (PROCMAP_QUERY refused)"))}
+		}
+		h.ioctlState = 1
+	}
 	if opts != nil && opts.ProcRoot != "" {
 		h.procRoot = opts.ProcRoot
 	}
 	return h, nil
+}
+
+// notMapsFile says why fd is not a readable /proc maps file, or "" when it
+// is (or cannot be told). Other procfs files would parse wrongly or not at
+// all (smaps_rollup's first line is a valid maps line covering everything;
+// pagemap is binary and as large as the address space), so they are refused
+// here on every kernel.
+func notMapsFile(fd int, st *unix.Stat_t, sfs *unix.Statfs_t) string {
+	if sfs.Type != unix.PROC_SUPER_MAGIC || st.Mode&unix.S_IFMT != unix.S_IFREG {
+		return "not a procfs maps file"
+	}
+	if fl, err := unix.FcntlInt(uintptr(fd), unix.F_GETFL, 0); err == nil &&
+		(fl&unix.O_PATH != 0 || fl&unix.O_ACCMODE == unix.O_WRONLY) {
+		return "fd not open for reading"
+	}
+	// The link of a procfs file names it (".../1234/maps").
+	if link, err := os.Readlink("/proc/self/fd/" + strconv.Itoa(fd)); err == nil && path.Base(link) != "maps" {
+		return "not a maps file: " + link
+	}
+	return ""
 }
 
 // OpenText opens a handle on a captured maps text (for example one saved
