@@ -128,6 +128,9 @@ func (r *CompareReport) String() string {
 // [ErrNotSettled]. It needs PROCMAP_QUERY: on older kernels it returns
 // [ErrNotSupported].
 func (h *Handle) Compare(opts *CompareOptions) (*CompareReport, error) {
+	if h == nil {
+		return nil, errNilHandle("compare")
+	}
 	var o CompareOptions
 	if opts != nil {
 		o = *opts

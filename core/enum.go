@@ -15,6 +15,9 @@ import (
 // On kernels without PROCMAP_QUERY auto uses text and a forced ioctl
 // backend fails with [ErrNotSupported].
 func (h *Handle) Enumerate(opts *Options, res *Result) error {
+	if h == nil {
+		return errNilHandle("enumerate")
+	}
 	var o Options
 	if opts != nil {
 		o = *opts

@@ -226,13 +226,18 @@ func OpenText(text []byte) (*Handle, error) {
 
 // Pid returns the target's pid, or -1 when unknown (fd handles opened
 // without a pid, text handles).
-func (h *Handle) Pid() int { return h.pid }
+func (h *Handle) Pid() int {
+	if h == nil {
+		return -1
+	}
+	return h.pid
+}
 
 // ProcRoot returns the procfs mount point the handle uses.
 func (h *Handle) ProcRoot() string { return h.procRoot }
 
 // IsSnapshot reports whether h was opened from a captured text.
-func (h *Handle) IsSnapshot() bool { return h.kind == kindText }
+func (h *Handle) IsSnapshot() bool { return h != nil && h.kind == kindText }
 
 // Close releases the handle's descriptors. It is safe to call more than
 // once; later calls and any use after Close return [ErrClosed].
@@ -264,6 +269,9 @@ func (h *Handle) Close() error {
 // its pid, else with [ErrProcessGone]. fd and text handles cannot be
 // reopened ([ErrInvalidArgument]).
 func (h *Handle) Reopen() error {
+	if h == nil {
+		return errNilHandle("reopen")
+	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.closed {
@@ -277,6 +285,12 @@ func (h *Handle) Reopen() error {
 		return &Error{Op: "reopen", Pid: h.pid, Err: errors.Join(ErrNotSupported, errors.New("no pidfd to detect pid reuse"))}
 	}
 	return h.openPid()
+}
+
+// errNilHandle is returned by the methods of a nil *Handle (a caller bug,
+// reported rather than a crash).
+func errNilHandle(op string) error {
+	return &Error{Op: op, Pid: -1, Err: errors.Join(ErrInvalidArgument, errors.New("nil handle"))}
 }
 
 // lockOpen locks h and checks it is usable.

@@ -181,6 +181,9 @@ func (r *Result) Found(i int) (*VMA, Reason) {
 // error wrapping [ErrProcessGone]. On kernels without PROCMAP_QUERY the auto
 // backend uses text; a forced ioctl backend fails with [ErrNotSupported].
 func (h *Handle) Query(addrs []uint64, opts *Options, res *Result) error {
+	if h == nil {
+		return errNilHandle("query")
+	}
 	var o Options
 	if opts != nil {
 		o = *opts
