@@ -153,9 +153,12 @@ func (v *VMA) AppendMapsLine(b []byte) []byte {
 	b = strconv.AppendUint(b, v.Inode, 10)
 	b = append(b, ' ')
 	if len(v.Name) > 0 {
-		for len(b)-start < nameColumn {
+		// Pad to column 72, then always one space (seq_pad), even when the
+		// header is already longer.
+		for len(b)-start < nameColumn-1 {
 			b = append(b, ' ')
 		}
+		b = append(b, ' ')
 		for _, c := range v.Name {
 			if c == '\n' {
 				b = append(b, `\012`...)
