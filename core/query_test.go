@@ -1,0 +1,228 @@
+package core
+
+import (
+	"errors"
+	"math/rand/v2"
+	"os"
+	"slices"
+	"testing"
+
+	"github.com/libprocmapq/libprocmapq/internal/testtarget"
+)
+
+// TestQueryReasonsDuplicatesAndOrder: one unsorted batch with duplicates,
+// gaps and filtered VMAs gives, for every address, exactly the answer of a
+// one-address query, in every backend, with or without the Sorted hint.
+func TestQueryReasonsDuplicatesAndOrder(t *testing.T) {
+	tg := startSpecialTarget(t)
+	h := mustOpen(t, tg.Pid)
+	vm := mapping(t, tg, "vmas")
+	x := mapping(t, tg, "exec-only")
+	ro := mapping(t, tg, "offset")
+	page := uint64(os.Getpagesize()) // each VMA of the "vmas" run is one page
+	addrs := []uint64{
+		vm.Start + 3*page, vm.Start, ^uint64(0), x.Start, ro.End - 1, vm.Start, 0, vm.Start + 1,
+		x.Start, vm.Start + 2*page + 17, ro.Start, vm.Start + 3*page, 0, vm.End, vm.Start - 1,
+	}
+	filter := Filter{Perms: PermRead}
+	for _, b := range liveBackends(t) {
+		for _, sorted := range []bool{false, true} {
+			o := &Options{Backend: b, Filter: filter, Sorted: sorted}
+			var res Result
+			if err := h.Query(addrs, o, &res); err != nil {
+				t.Fatal(err)
+			}
+			seen := map[Reason]bool{}
+			for i, a := range addrs {
+				var one Result
+				if err := h.Query([]uint64{a}, o, &one); err != nil {
+					t.Fatal(err)
+				}
+				v, r := res.Found(i)
+				w, wr := one.Found(0)
+				seen[r] = true
+				if r != wr || (r == ReasonFound && (v.Start != w.Start || v.End != w.End || string(v.Name) != string(w.Name))) {
+					t.Errorf("%v sorted=%v: address %d (%#x): batch %v %+v, alone %v %+v", b, sorted, i, a, r, v, wr, w)
+				}
+				if r != ReasonFound && res.Lookups[i].VMA != -1 {
+					t.Errorf("%v: lookup %d: reason %v with VMA index %d", b, i, r, res.Lookups[i].VMA)
+				}
+			}
+			for _, r := range []Reason{ReasonFound, ReasonUnmapped, ReasonFiltered} {
+				if !seen[r] {
+					t.Errorf("%v: batch had no %v address", b, r)
+				}
+			}
+			// The table is deduplicated and ascending; equal addresses share
+			// one entry.
+			for i := 1; i < len(res.VMAs); i++ {
+				if res.VMAs[i].Start < res.VMAs[i-1].End {
+					t.Errorf("%v: VMA table not ascending/deduplicated at %d", b, i)
+				}
+			}
+			if res.Lookups[1] != res.Lookups[5] || res.Lookups[0] != res.Lookups[11] || res.Lookups[3] != res.Lookups[8] {
+				t.Errorf("%v: duplicates answered differently: %+v", b, res.Lookups)
+			}
+			if _, r := res.Found(3); r != ReasonFiltered {
+				t.Errorf("%v: exec-only under r filter: %v", b, r)
+			}
+		}
+	}
+}
+
+// TestQueryResultReuse: a Result reused across calls and handles never
+// mixes answers, including after a smaller batch.
+func TestQueryResultReuse(t *testing.T) {
+	tg := startSpecialTarget(t)
+	h := mustOpen(t, tg.Pid)
+	rng := rand.New(rand.NewPCG(7, 7))
+	vmas, _ := enumerate(t, h, &Options{Backend: BackendText})
+	addrs := probeAddrs(vmas, len(vmas), rng)
+	var res Result
+	for _, b := range liveBackends(t) {
+		for _, n := range []int{len(addrs), 3, 1, len(addrs) / 2} {
+			batch := addrs[:n]
+			if err := h.Query(batch, &Options{Backend: b}, &res); err != nil {
+				t.Fatal(err)
+			}
+			fresh, _ := queryAnswers(t, h, batch, &Options{Backend: b})
+			for i := range batch {
+				v, r := res.Found(i)
+				got := answer{reason: r}
+				if v != nil {
+					got.vma = *v
+				}
+				if !sameAnswer(got, fresh[i]) {
+					t.Fatalf("%v n=%d: reused result differs at %d", b, n, i)
+				}
+			}
+		}
+	}
+}
+
+func TestQueryStrategiesAndSyscalls(t *testing.T) {
+	requireIoctl(t)
+	tg := startSpecialTarget(t)
+	h := mustOpen(t, tg.Pid)
+	vm := mapping(t, tg, "vmas")
+	var res Result
+	// Three addresses in one VMA and one in the next: two ioctls.
+	batch := []uint64{vm.Start + 5, vm.Start, vm.Start + 4095, vm.Start + 4096}
+	if err := h.Query(batch, &Options{Backend: BackendIoctl}, &res); err != nil {
+		t.Fatal(err)
+	}
+	if res.Strategy != StrategyPointIoctl || res.Syscalls != 2 || len(res.VMAs) != 2 {
+		t.Errorf("ioctl: %v, %d syscalls, %d VMAs; want point-ioctl, 2, 2", res.Strategy, res.Syscalls, len(res.VMAs))
+	}
+	if err := h.Query(batch, &Options{Backend: BackendText}, &res); err != nil {
+		t.Fatal(err)
+	}
+	if res.Strategy != StrategyText || res.Syscalls < 2 {
+		t.Errorf("text: %v, %d syscalls (a read returns at most a page; EOF needs one more)", res.Strategy, res.Syscalls)
+	}
+	if err := h.Query(batch, &Options{BuildIDs: true}, &res); err != nil || res.Strategy != StrategyPointIoctl {
+		t.Errorf("auto with build IDs: %v %v, want point-ioctl", err, res.Strategy)
+	}
+	// Only the text shows the gate VMA: auto must read it for such a batch.
+	if err := h.Query([]uint64{vm.Start, gateStart + 8}, nil, &res); err != nil || res.Strategy != StrategyText {
+		t.Errorf("auto with a gate address: %v %v, want text", err, res.Strategy)
+	}
+	if err := h.Enumerate(&Options{Backend: BackendIoctl}, &res); err != nil || res.Strategy != StrategyIoctlWalk {
+		t.Errorf("ioctl enumerate: %v %v", err, res.Strategy)
+	}
+	n := len(res.VMAs)
+	if res.Syscalls != n+1 {
+		t.Errorf("ioctl walk of %d VMAs made %d syscalls, want %d (one per VMA and the final ENOENT)", n, res.Syscalls, n+1)
+	}
+	if err := h.Enumerate(nil, &res); err != nil || res.Strategy != StrategyText {
+		t.Errorf("auto full enumerate: %v %v, want text", err, res.Strategy)
+	}
+	if err := h.Enumerate(&Options{Backend: BackendIoctl, Filter: Filter{Perms: PermExec, FileBacked: true}}, &res); err != nil {
+		t.Fatal(err)
+	}
+	if res.Syscalls != len(res.VMAs)+1 || len(res.VMAs) < 4 {
+		t.Errorf("filtered walk: %d syscalls for %d VMAs", res.Syscalls, len(res.VMAs))
+	}
+}
+
+// TestQueryBuildIDs: build IDs come only with the ioctl and only when asked;
+// asking must not change anything else. The module files of the target are
+// not ELF, so they have none; this test binary (Go ELF with a GNU build ID
+// note in a PT_NOTE segment when linked by the external linker) may.
+func TestQueryBuildIDs(t *testing.T) {
+	requireIoctl(t)
+	tg := startSpecialTarget(t)
+	h := mustOpen(t, tg.Pid)
+	vmas, _ := enumerate(t, h, &Options{Backend: BackendText})
+	addrs := probeAddrs(vmas, len(vmas), rand.New(rand.NewPCG(3, 3)))
+	with, _ := queryAnswers(t, h, addrs, &Options{Backend: BackendIoctl, BuildIDs: true})
+	without, _ := queryAnswers(t, h, addrs, &Options{Backend: BackendIoctl})
+	libc := 0
+	for i := range addrs {
+		if !sameAnswer(with[i], without[i]) || without[i].vma.BuildID != nil {
+			t.Fatalf("address %#x: build IDs changed the answer", addrs[i])
+		}
+		if len(with[i].vma.BuildID) > 20 || (len(with[i].vma.BuildID) > 0 && !with[i].vma.FileBacked()) {
+			t.Fatalf("address %#x: build ID %x on %+v", addrs[i], with[i].vma.BuildID, with[i].vma)
+		}
+		if slices.Contains([]string{"libc.so.6"}, baseName(with[i].vma.Name)) && len(with[i].vma.BuildID) == 20 {
+			libc++
+		}
+	}
+	if libc == 0 {
+		t.Log("no 20-byte build ID seen on libc (distribution libc without one?)")
+	}
+}
+
+func baseName(b []byte) string {
+	i := len(b) - 1
+	for i >= 0 && b[i] != '/' {
+		i--
+	}
+	return string(b[i+1:])
+}
+
+// TestQueryHotPathAllocs: a reused Result makes repeated queries
+// allocation-free in every backend (the text buffer and the tables are
+// reused). AllocsPerRun counts mallocs, not time.
+func TestQueryHotPathAllocs(t *testing.T) {
+	tg := testtarget.Start(t, testtarget.Options{VMAs: 2000, Modules: 10})
+	h := mustOpen(t, tg.Pid)
+	vmas, _ := enumerate(t, h, &Options{Backend: BackendText})
+	addrs := probeAddrs(vmas, 100, rand.New(rand.NewPCG(1, 2)))
+	for _, b := range liveBackends(t) {
+		var res Result
+		o := &Options{Backend: b}
+		for range 3 { // warm up: buffers grow to their size
+			if err := h.Query(addrs, o, &res); err != nil {
+				t.Fatal(err)
+			}
+			if err := h.Enumerate(o, &res); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if n := testing.AllocsPerRun(20, func() { _ = h.Query(addrs, o, &res) }); n != 0 {
+			t.Errorf("%v: Query allocates %.1f times per call", b, n)
+		}
+		if n := testing.AllocsPerRun(5, func() { _ = h.Enumerate(o, &res) }); n != 0 {
+			t.Errorf("%v: Enumerate allocates %.1f times per call", b, n)
+		}
+	}
+}
+
+func TestStrategyAndReasonNames(t *testing.T) {
+	for _, c := range []struct{ got, want string }{
+		{StrategyNone.String(), "none"}, {StrategyIoctlThenText.String(), "ioctl-then-text"}, {Strategy(99).String(), "strategy(?)"},
+		{ReasonProcessGone.String(), "process-gone"}, {Reason(99).String(), "reason(?)"},
+		{Backend(99).String(), "backend(?)"}, {Kind(99).String(), "kind(99)"}, {DiffKind(99).String(), "diff(?)"},
+		{(PermRead | PermShared).String(), "r--s"}, {Perm(0).String(), "---p"},
+	} {
+		if c.got != c.want {
+			t.Errorf("%q, want %q", c.got, c.want)
+		}
+	}
+	err := &Error{Op: "query", Pid: 12, Addr: 0x1000, HasAddr: true, Path: "/proc/12/maps", Err: ErrProcessGone}
+	if got := err.Error(); got != "procmapq: query pid 12 /proc/12/maps addr 0x1000: "+ErrProcessGone.Error() || !errors.Is(err, ErrProcessGone) {
+		t.Errorf("Error() = %q", got)
+	}
+}
