@@ -171,14 +171,17 @@ func SupportsProcmapQuery() (bool, error) {
 }
 
 // probeFD tells whether fd answers PROCMAP_QUERY: ENOTTY means no; success,
-// ENOENT or ESRCH mean yes; anything else is inconclusive.
+// ENOENT or ESRCH mean yes; anything else is inconclusive. EPERM, EACCES
+// and ENOSYS also mean no: the kernel never returns them for this ioctl on
+// our own maps file, so they come from a sandbox (seccomp, LSM) that will
+// refuse every later call as well; the text backend must answer instead.
 func probeFD(fd int) (bool, error) {
 	q := procmapQuery{Size: procmapQuerySize, QueryFlags: pmqCoveringOrNext}
 	_, _, e := unix.Syscall(unix.SYS_IOCTL, uintptr(fd), procmapQueryRequest, uintptr(unsafe.Pointer(&q)))
 	switch e {
 	case 0, syscall.ENOENT, syscall.ESRCH:
 		return true, nil
-	case syscall.ENOTTY:
+	case syscall.ENOTTY, syscall.EPERM, syscall.EACCES, syscall.ENOSYS:
 		return false, nil
 	}
 	return false, &Error{Op: "probe", Pid: -1, Err: classifyErrno(e)}
