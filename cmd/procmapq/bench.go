@@ -28,10 +28,7 @@ const benchBudget = 5 * time.Second
 
 func runBench(e *env, args []string) int {
 	fs := newFlagSet("bench", "bench -p PID [-f FILE|-] [-n RUNS] [--build-ids] [ADDR...]", benchHelp)
-	pidArg := fs.String("pid", "", "target process `PID` (or \"self\")")
-	fs.alias("p", "pid")
-	file := fs.String("file", "", "read addresses from `FILE`, one per line (- for stdin)")
-	fs.alias("f", "file")
+	pidArg, file := fs.pidFlag(), fs.fileFlag()
 	runs := fs.Int("runs", 0, "`N` timed runs per backend (default: up to 1000)")
 	fs.alias("n", "runs")
 	buildIDs := fs.Bool("build-ids", false, "ask for build IDs (ioctl and auto)")

@@ -32,8 +32,7 @@ kept changing); needs a kernel with PROCMAP_QUERY (Linux 6.11+).`
 
 func runDiff(e *env, args []string) int {
 	fs := newFlagSet("diff", "diff -p PID | --all [-v]", diffHelp)
-	pidArg := fs.String("pid", "", "target process `PID` (or \"self\")")
-	fs.alias("p", "pid")
+	pidArg := fs.pidFlag()
 	all := fs.Bool("all", false, "compare every process")
 	verbose := fs.Bool("verbose", false, "with --all, print every process's report")
 	fs.alias("v", "verbose")

@@ -95,6 +95,37 @@ func (fs *flagSet) start(e *env, args []string) (operands []string, code int, do
 	return operands, 0, false
 }
 
+// pidFlag defines -p/--pid, which every command takes.
+func (fs *flagSet) pidFlag() *string {
+	p := fs.String("pid", "", "target process `PID` (or \"self\")")
+	fs.alias("p", "pid")
+	return p
+}
+
+// fileFlag defines -f/--file, the address input of resolve and bench.
+func (fs *flagSet) fileFlag() *string {
+	f := fs.String("file", "", "read addresses from `FILE`, one per line (- for stdin)")
+	fs.alias("f", "file")
+	return f
+}
+
+func (fs *flagSet) backendFlag() *string {
+	return fs.String("backend", "auto", "`B`: auto, ioctl (PROCMAP_QUERY) or text (/proc/PID/maps)")
+}
+
+// parseTarget checks the -p and --backend values.
+func parseTarget(pidArg, backendArg string) (int, core.Backend, error) {
+	pid, err := parsePid(pidArg)
+	if err != nil {
+		return 0, 0, err
+	}
+	b, err := core.ParseBackend(backendArg)
+	if err != nil {
+		return 0, 0, usagef("invalid --backend %q: want auto, ioctl or text", backendArg)
+	}
+	return pid, b, nil
+}
+
 // parsePid accepts a positive pid or "self" (the tool's own process).
 func parsePid(s string) (int, error) {
 	if s == "" {
@@ -108,14 +139,6 @@ func parsePid(s string) (int, error) {
 		return 0, usagef("invalid pid %q: want a positive process id or \"self\"", s)
 	}
 	return pid, nil
-}
-
-func parseBackend(s string) (core.Backend, error) {
-	b, err := core.ParseBackend(s)
-	if err != nil {
-		return 0, usagef("invalid --backend %q: want auto, ioctl or text", s)
-	}
-	return b, nil
 }
 
 // noteFallback says on stderr, once per run, that the auto backend will

@@ -20,13 +20,13 @@ separated by single spaces, so 'cut -d" " -f3-' gives back the maps line.
 The page size and the build ID come from the ioctl ("-" when unknown).
 --exec and --file-backed filter as the kernel does: --exec keeps every
 executable mapping, --file-backed every mapping of a file (memfd, shared
-anonymous memory and SysV shm included).`
+anonymous memory and SysV shm included). With a filter (or --page-size,
+--build-ids) the auto backend may walk the ioctl, so [vsyscall] can be
+missing; --backend text always prints the file's lines.`
 
 func runMaps(e *env, args []string) int {
 	fs := newFlagSet("maps", "maps -p PID [options]", mapsHelp)
-	pidArg := fs.String("pid", "", "target process `PID` (or \"self\")")
-	fs.alias("p", "pid")
-	backendArg := fs.String("backend", "auto", "`B`: auto, ioctl (PROCMAP_QUERY) or text (/proc/PID/maps)")
+	pidArg, backendArg := fs.pidFlag(), fs.backendFlag()
 	execOnly := fs.Bool("exec", false, "only executable mappings")
 	fileBacked := fs.Bool("file-backed", false, "only mappings of a file")
 	pageSize := fs.Bool("page-size", false, "add a page-size column (needs the ioctl)")
@@ -39,11 +39,7 @@ func runMaps(e *env, args []string) int {
 	if len(operands) > 0 {
 		return fail(e, usagef("maps: unexpected argument %q", operands[0]))
 	}
-	pid, err := parsePid(*pidArg)
-	if err != nil {
-		return fail(e, err)
-	}
-	backend, err := parseBackend(*backendArg)
+	pid, backend, err := parseTarget(*pidArg, *backendArg)
 	if err != nil {
 		return fail(e, err)
 	}

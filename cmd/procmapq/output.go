@@ -63,7 +63,7 @@ func newVMAJSON(v *core.VMA) *vmaJSON {
 		PageSize: v.PageSize,
 		Kind:     v.Kind.String(),
 		Name:     string(v.Name),
-		Flags:    vmaFlagNames(v.Flags),
+		Flags:    flagNames(v.Flags, vmaFlagTable),
 	}
 	if !utf8.Valid(v.Name) {
 		j.NameBase64 = bytes.Clone(v.Name)
@@ -74,32 +74,32 @@ func newVMAJSON(v *core.VMA) *vmaJSON {
 	return j
 }
 
-func vmaFlagNames(f core.VMAFlags) []string {
+// flagName names one bit of a flag set, for --json.
+type flagName[T ~uint8] struct {
+	bit  T
+	name string
+}
+
+func flagNames[T ~uint8](f T, table []flagName[T]) []string {
 	var names []string
-	if f&core.FlagDeleted != 0 {
-		names = append(names, "deleted")
-	}
-	if f&core.FlagNameAmbiguous != 0 {
-		names = append(names, "name-ambiguous")
-	}
-	if f&core.FlagNameUnavailable != 0 {
-		names = append(names, "name-unavailable")
+	for _, fn := range table {
+		if f&fn.bit != 0 {
+			names = append(names, fn.name)
+		}
 	}
 	return names
 }
 
-func metaFlagNames(f core.MetaFlags) []string {
-	var names []string
-	if f&core.MetaDeleted != 0 {
-		names = append(names, "deleted")
-	}
-	if f&core.MetaFileUnavailable != 0 {
-		names = append(names, "file-unavailable")
-	}
-	if f&core.MetaDevUnverified != 0 {
-		names = append(names, "dev-unverified")
-	}
-	return names
+var vmaFlagTable = []flagName[core.VMAFlags]{
+	{core.FlagDeleted, "deleted"},
+	{core.FlagNameAmbiguous, "name-ambiguous"},
+	{core.FlagNameUnavailable, "name-unavailable"},
+}
+
+var metaFlagTable = []flagName[core.MetaFlags]{
+	{core.MetaDeleted, "deleted"},
+	{core.MetaFileUnavailable, "file-unavailable"},
+	{core.MetaDevUnverified, "dev-unverified"},
 }
 
 func writeJSON(w io.Writer, v any) error {

@@ -33,11 +33,7 @@ with -f (blank lines and lines starting with # are skipped).`
 
 func runResolve(e *env, args []string) int {
 	fs := newFlagSet("resolve", "resolve -p PID [-f FILE|-] [options] [ADDR...]", resolveHelp)
-	pidArg := fs.String("pid", "", "target process `PID` (or \"self\")")
-	fs.alias("p", "pid")
-	file := fs.String("file", "", "read addresses from `FILE`, one per line (- for stdin)")
-	fs.alias("f", "file")
-	backendArg := fs.String("backend", "auto", "`B`: auto, ioctl (PROCMAP_QUERY) or text (/proc/PID/maps)")
+	pidArg, file, backendArg := fs.pidFlag(), fs.fileFlag(), fs.backendFlag()
 	buildIDs := fs.Bool("build-ids", false, "add the build-ID column")
 	normalize := fs.Bool("normalize", false, "print normalized (file offset, ELF path, build ID) answers")
 	asJSON := fs.Bool("json", false, "print one JSON document instead of lines")
@@ -45,11 +41,7 @@ func runResolve(e *env, args []string) int {
 	if done {
 		return code
 	}
-	pid, err := parsePid(*pidArg)
-	if err != nil {
-		return fail(e, err)
-	}
-	backend, err := parseBackend(*backendArg)
+	pid, backend, err := parseTarget(*pidArg, *backendArg)
 	if err != nil {
 		return fail(e, err)
 	}
@@ -192,7 +184,7 @@ func normalizedJSON(pid int, b core.Backend, addrs []uint64, res *core.Normalize
 		if m.Kind == core.MetaUnknown {
 			j.Reason = m.Reason.String()
 		} else {
-			j.FileOffset, j.Path, j.Flags = hexAddr(o.FileOffset), string(m.Path), metaFlagNames(m.Flags)
+			j.FileOffset, j.Path, j.Flags = hexAddr(o.FileOffset), string(m.Path), flagNames(m.Flags, metaFlagTable)
 			if m.Kind == core.MetaELF {
 				j.Dev, j.Inode = fmt.Sprintf("%02x:%02x", m.DevMajor, m.DevMinor), m.Inode
 			}
