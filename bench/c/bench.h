@@ -35,6 +35,9 @@ struct answers {
 	size_t idx_cap;
 	char *arena;
 	size_t arena_len, arena_cap;
+	/* Set by the driver for the untimed check run: contenders whose own
+	 * output is not a struct answers convert it only then. */
+	bool want;
 	/* Filled by libprocmapq contenders: how the call was answered. */
 	char strategy[24];
 };
@@ -72,6 +75,9 @@ void cabi_extras(int pid, const uint64_t *addrs, size_t n);
 /* cabi_load_probe measures, in this fresh process, dlopen plus the first
  * call and what loading added (RSS, threads); prints "extra" lines. */
 int cabi_load_probe(const char *lib_path);
+
+/* syscall_cost prints the cost of a trivial system call ("extra" line). */
+void syscall_cost(void);
 
 uint64_t now_ns(void);
 

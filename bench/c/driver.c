@@ -1,7 +1,8 @@
 /* driver: runs the C contenders of the side-by-side benchmark.
  *
  *   driver SPEC                 run the workloads of SPEC, print results
- *   driver --extras LIB PID ADDRS   C ABI per-call costs (empty batch, new thread)
+ *   driver --extras LIB PID ADDRS   syscall cost; C ABI per-call costs (empty
+ *                               batch, first call on a new thread)
  *   driver --load-probe LIB     dlopen + first call, RSS and threads added
  *
  * SPEC lines (written by the orchestrator, bench/cmd/benchrun):
@@ -226,6 +227,7 @@ static int check_run(struct contender *c, const struct workload *w, struct answe
 	uint64_t h = DIGEST_SEED;
 	size_t found = 0, count = 0;
 	int64_t r = 0;
+	ans->want = true;
 	if (w->kind == KIND_SINGLE) {
 		for (size_t i = 0; i < w->n && r >= 0; i++) {
 			r = run_once(c, w, i, ans);
@@ -241,6 +243,7 @@ static int check_run(struct contender *c, const struct workload *w, struct answe
 			count = ans->nvmas;
 		}
 	}
+	ans->want = false;
 	if (r < 0)
 		return (int)r;
 	printf("digest %s %s %016llx %zu %zu\n", w->name, c->name, (unsigned long long)h, found, count);
@@ -329,6 +332,7 @@ int main(int argc, char **argv)
 	if (argc == 5 && strcmp(argv[1], "--extras") == 0) {
 		struct workload w = { 0 };
 		read_addrs(argv[4], &w);
+		syscall_cost();
 		const char *why;
 		struct contender *tmp[MAX_CONTENDERS];
 		if (cabi_load(argv[2], tmp, MAX_CONTENDERS, &why) == 0) {
