@@ -41,6 +41,18 @@ func readAll(fd int, buf []byte) ([]byte, int, syscall.Errno) {
 			return buf, reads, err.(syscall.Errno)
 		}
 		if n == 0 {
+			// The file also ends early, without an error, when the mm goes
+			// away between two reads (the target exits): confirm with a
+			// fresh read at offset 0, which then returns nothing, so a
+			// truncated text is never taken for the whole. (The probe
+			// reuses buf's spare capacity: a local array would escape.)
+			if len(buf) > 0 && len(buf) < cap(buf) {
+				m, err := unix.Pread(fd, buf[len(buf):len(buf)+1], 0)
+				reads++
+				if err == nil && m == 0 {
+					return buf[:0], reads, 0 // empty: the caller's "gone"
+				}
+			}
 			return buf, reads, 0
 		}
 		buf = buf[:len(buf)+n]
