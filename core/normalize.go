@@ -201,6 +201,10 @@ type Normalized struct {
 
 const noMeta = ^uint32(0)
 
+// normalizeHookAfterQuery, when set by a test, runs between finding the
+// VMAs and reading the files (to make a target exit exactly there).
+var normalizeHookAfterQuery func()
+
 func (o *NormalizeOptions) validate() error {
 	if o.Backend > BackendText || o.Filter.Perms&^permMask != 0 {
 		return ErrInvalidArgument
@@ -259,6 +263,9 @@ func (h *Handle) Normalize(addrs []uint64, opts *NormalizeOptions, res *Normaliz
 	// their lowest address whatever the backend or the input order.
 	for _, p := range res.q.pairs[:len(addrs)] {
 		res.Outputs[p.idx] = res.normalizeOne(p.addr, res.q.Lookups[p.idx])
+	}
+	if normalizeHookAfterQuery != nil {
+		normalizeHookAfterQuery()
 	}
 	if o.BuildIDs || o.VirtAddrs {
 		res.readFiles(h, &o)

@@ -2,6 +2,7 @@ package core
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -9,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/libprocmapq/libprocmapq/internal/testtarget"
 )
@@ -450,5 +452,209 @@ func TestNormalizeMountNamespace(t *testing.T) {
 	out, m := normalizeOne(t, snap, addr, NormalizeOptions{BuildIDs: true, VirtAddrs: true})
 	if m.BuildID != nil || m.Flags&MetaFileUnavailable == 0 || out.HasVirtAddr {
 		t.Errorf("snapshot: meta %+v vaddr %v, want no build ID (the caller's file is %x)", m, out.HasVirtAddr, md5.fileID)
+	}
+}
+
+// TestNormalizeProcessGone: a target that is gone before the call gives
+// UnknownProcessGone for every address and an error wrapping
+// ErrProcessGone; one that exits between the VMA lookup and the file reads
+// keeps its answers, and its build IDs are either right or absent.
+func TestNormalizeProcessGone(t *testing.T) {
+	f := needELFFixtures(t)
+	sha1 := f.libs["sha1"]
+	for _, b := range []Backend{BackendText, BackendIoctl} {
+		t.Run(b.String()+"/before", func(t *testing.T) {
+			skipWithoutIoctl(t, b)
+			p := startLoader(t, f, nil, sha1.path)
+			h, err := Open(p.pid)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer h.Close()
+			p.stop()
+			addrs := []uint64{p.addrs["lib1"], p.addrs["main"], 0x1000}
+			var res Normalized
+			err = h.Normalize(addrs, &NormalizeOptions{Backend: b, BuildIDs: true}, &res)
+			if !errors.Is(err, ErrProcessGone) {
+				t.Fatalf("err %v, want ErrProcessGone", err)
+			}
+			if len(res.Outputs) != len(addrs) || len(res.Metas) != 1 {
+				t.Fatalf("outputs %+v metas %+v", res.Outputs, res.Metas)
+			}
+			for i, out := range res.Outputs {
+				m := res.Metas[out.Meta]
+				if m.Kind != MetaUnknown || m.Reason != UnknownProcessGone || out.FileOffset != addrs[i] {
+					t.Errorf("addr %#x: %+v %+v", addrs[i], out, m)
+				}
+			}
+		})
+		t.Run(b.String()+"/between", func(t *testing.T) {
+			skipWithoutIoctl(t, b)
+			path := filepath.Join(t.TempDir(), "libgone.so")
+			copyFile(t, sha1.path, path)
+			p := startLoader(t, f, nil, path, f.libs["long32"].path)
+			h, err := Open(p.pid)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer h.Close()
+			if err := os.Remove(path); err != nil {
+				t.Fatal(err)
+			}
+			normalizeHookAfterQuery = p.stop
+			defer func() { normalizeHookAfterQuery = nil }()
+			addrs := []uint64{p.addrs["lib1"], p.addrs["lib2"]}
+			var res Normalized
+			if err := h.Normalize(addrs, &NormalizeOptions{Backend: b, BuildIDs: true, NoBuildIDCache: true}, &res); err != nil {
+				t.Fatal(err)
+			}
+			// The deleted file is only reachable through map_files, gone
+			// with the process; the other one is still found by path.
+			del, kept := res.Metas[res.Outputs[0].Meta], res.Metas[res.Outputs[1].Meta]
+			if del.Kind != MetaELF || (del.BuildIDSource == BuildIDFile) || (del.BuildIDSource == BuildIDNone && del.Flags&MetaFileUnavailable == 0) {
+				t.Errorf("deleted: %+v", del)
+			}
+			if del.BuildIDSource == BuildIDKernel && !bytes.Equal(del.BuildID, sha1.fileID) {
+				t.Errorf("deleted: kernel build ID %x, want %x", del.BuildID, sha1.fileID)
+			}
+			if !bytes.Equal(kept.BuildID, f.libs["long32"].fileID) || kept.BuildIDSource != BuildIDFile {
+				t.Errorf("kept: %+v", kept)
+			}
+		})
+	}
+}
+
+// TestNormalizeExitMidBatch kills targets at random moments while they are
+// normalized in a loop: every answer must be the one given before the kill
+// or UnknownProcessGone, and the call must say so with ErrProcessGone.
+func TestNormalizeExitMidBatch(t *testing.T) {
+	for _, b := range []Backend{BackendIoctl, BackendText, BackendAuto} {
+		t.Run(b.String(), func(t *testing.T) {
+			skipWithoutIoctl(t, b)
+			partial := 0
+			for run := 0; run < 8; run++ {
+				tg, err := testtarget.StartProcess(testtarget.Options{Modules: 200})
+				if err != nil {
+					t.Fatal(err)
+				}
+				var addrs []uint64
+				for _, m := range tg.Mappings {
+					addrs = append(addrs, m.Start+0x10, m.End-1)
+				}
+				h, err := Open(tg.Pid)
+				if err != nil {
+					tg.Stop()
+					t.Fatal(err)
+				}
+				o := NormalizeOptions{Backend: b, BuildIDs: true}
+				var ref, res Normalized
+				if err := h.Normalize(addrs, &o, &ref); err != nil {
+					t.Fatal(err)
+				}
+				done := make(chan struct{})
+				go func() {
+					time.Sleep(time.Duration(run*40) * time.Microsecond)
+					tg.Stop()
+					close(done)
+				}()
+				for iter := 0; ; iter++ {
+					err := h.Normalize(addrs, &o, &res)
+					gone := checkAgainstReference(t, addrs, &ref, &res)
+					if err != nil && !errors.Is(err, ErrProcessGone) {
+						t.Fatalf("err %v", err)
+					}
+					if gone > 0 && err == nil {
+						t.Fatalf("%d addresses process-gone without an error", gone)
+					}
+					if gone > 0 && gone < len(addrs) {
+						partial++
+					}
+					if err != nil || iter > 10000 {
+						break
+					}
+				}
+				<-done
+				h.Close()
+			}
+			t.Logf("%d runs ended mid-batch", partial)
+		})
+	}
+}
+
+// checkAgainstReference checks that every answer in res equals the one in
+// ref or is UnknownProcessGone, and returns how many are the latter.
+func checkAgainstReference(t *testing.T, addrs []uint64, ref, res *Normalized) int {
+	t.Helper()
+	if len(res.Outputs) != len(addrs) {
+		t.Fatalf("%d outputs for %d addresses", len(res.Outputs), len(addrs))
+	}
+	gone := 0
+	for i, out := range res.Outputs {
+		m, r := res.Metas[out.Meta], ref.Metas[ref.Outputs[i].Meta]
+		if m.Kind == MetaUnknown && m.Reason == UnknownProcessGone && out.FileOffset == addrs[i] {
+			gone++
+			continue
+		}
+		// The target removes its files as it exits: " (deleted)" may appear.
+		path := bytes.TrimSuffix(m.Path, []byte(" (deleted)"))
+		if out.FileOffset != ref.Outputs[i].FileOffset || m.Kind != r.Kind || m.Reason != r.Reason || !bytes.Equal(path, r.Path) {
+			t.Fatalf("addr %#x: %+v %v %q, before the kill %+v %v %q", addrs[i], out, m.Kind, m.Path, ref.Outputs[i], r.Kind, r.Path)
+		}
+	}
+	return gone
+}
+
+// TestNormalizeFiltered: addresses in VMAs failing the filter are
+// UnknownFiltered with the input address as offset; others are unaffected.
+func TestNormalizeFiltered(t *testing.T) {
+	f := needELFFixtures(t)
+	p := startLoader(t, f, nil, f.libs["sha1"].path)
+	h, err := Open(p.pid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	addrs := []uint64{p.addrs["lib1"], p.addrs["heap"], p.addrs["gap"]}
+	for _, b := range []Backend{BackendText, BackendIoctl} {
+		skipWithoutIoctl(t, b)
+		var res Normalized
+		if err := h.Normalize(addrs, &NormalizeOptions{Backend: b, Filter: Filter{Perms: PermWrite}}, &res); err != nil {
+			t.Fatal(err)
+		}
+		want := []UnknownReason{UnknownFiltered, UnknownUnsupported, UnknownUnmapped}
+		for i, out := range res.Outputs {
+			m := res.Metas[out.Meta]
+			if m.Kind != MetaUnknown || m.Reason != want[i] || out.FileOffset != addrs[i] {
+				t.Errorf("%v: addr %#x: %+v %v %v, want %v", b, addrs[i], out, m.Kind, m.Reason, want[i])
+			}
+		}
+	}
+}
+
+// TestNormalizeAllocs: with a reused result and cached build IDs the
+// steady state allocates nothing.
+func TestNormalizeAllocs(t *testing.T) {
+	f := needELFFixtures(t)
+	p := startLoader(t, f, nil, f.libs["long32"].path)
+	h, err := Open(p.pid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	addrs := []uint64{p.addrs["fopen"], p.addrs["chdir"], p.addrs["lib1"], p.addrs["main"], p.addrs["local"], p.addrs["jit"]}
+	for _, b := range []Backend{BackendText, BackendIoctl} {
+		skipWithoutIoctl(t, b)
+		for _, o := range []NormalizeOptions{{Backend: b}, {Backend: b, BuildIDs: true, VirtAddrs: true}} {
+			var res Normalized
+			h.Normalize(addrs, &o, &res)
+			n := testing.AllocsPerRun(50, func() {
+				if err := h.Normalize(addrs, &o, &res); err != nil {
+					t.Fatal(err)
+				}
+			})
+			if n != 0 {
+				t.Errorf("%+v: %v allocations per call", o, n)
+			}
+		}
 	}
 }
