@@ -1,0 +1,150 @@
+package main
+
+/*
+#include <stddef.h>
+*/
+import "C"
+
+import (
+	"errors"
+	"fmt"
+	"runtime"
+	"runtime/debug"
+	"strings"
+	"syscall"
+	"unsafe"
+
+	"github.com/libprocmapq/libprocmapq/core"
+)
+
+// call is the state of one export call: where its error message goes and
+// the fault mode to restore. Every export starts with
+//
+//	c := enter(op, msg, msgLen)
+//	defer c.exit(&rc)
+//
+// so that a panic, and a fault on a caller's pointer, become an error code.
+type call struct {
+	op       string
+	msg      *C.char
+	msgLen   C.size_t
+	oldFault bool
+}
+
+func enter(op string, msg *C.char, msgLen C.size_t) call {
+	return call{op: op, msg: msg, msgLen: msgLen, oldFault: debug.SetPanicOnFault(true)}
+}
+
+// exit recovers a panic into *rc. It must be deferred directly (recover
+// only works in the deferred function itself).
+func (c *call) exit(rc *C.int) {
+	if r := recover(); r != nil {
+		*rc = c.fail(panicError(c.op, r))
+	}
+	debug.SetPanicOnFault(c.oldFault)
+}
+
+// apiError is an error found by the glue itself (bad argument, buffer too
+// small). Unwrap gives the errno, so core.Errno understands it.
+type apiError struct {
+	errno syscall.Errno
+	msg   string
+}
+
+func (e *apiError) Error() string { return e.msg }
+func (e *apiError) Unwrap() error { return e.errno }
+
+func (c *call) errorf(errno syscall.Errno, format string, args ...any) error {
+	return &apiError{errno, "procmapq_" + c.op + ": " + fmt.Sprintf(format, args...)}
+}
+
+// panicError classifies a recovered panic: a memory fault (a bad pointer
+// from the caller, made recoverable by SetPanicOnFault, or a nil one) is
+// EFAULT; anything else is a bug in the library.
+func panicError(op string, r any) error {
+	if re, ok := r.(interface{ Addr() uintptr }); ok {
+		return &apiError{syscall.EFAULT, fmt.Sprintf("procmapq_%s: bad address %#x in an argument (%v)", op, re.Addr(), r)}
+	}
+	// A fault below the first page carries no address.
+	if re, ok := r.(runtime.Error); ok && strings.Contains(re.Error(), "invalid memory address") {
+		return &apiError{syscall.EFAULT, fmt.Sprintf("procmapq_%s: bad address in an argument (%v)", op, r)}
+	}
+	return &apiError{syscall.ENOTRECOVERABLE, fmt.Sprintf("procmapq_%s: internal error (please report): %v\n%s", op, r, debug.Stack())}
+}
+
+// fail stores err's message for procmapq_last_error() and returns -errno.
+func (c *call) fail(err error) C.int {
+	en := core.Errno(err)
+	if en == 0 {
+		en = syscall.EIO
+	}
+	setMessage(c.msg, c.msgLen, err.Error())
+	return -C.int(en)
+}
+
+// setMessage copies s into the C buffer (the shim's per-thread message),
+// truncating and always NUL-terminating.
+func setMessage(msg *C.char, n C.size_t, s string) {
+	if msg == nil || n == 0 {
+		return
+	}
+	b := unsafe.Slice((*byte)(unsafe.Pointer(msg)), int(n))
+	k := copy(b[:len(b)-1], s)
+	b[k] = 0
+}
+
+// maxStructSize bounds an extensible struct, as the kernel does (PAGE_SIZE).
+const maxStructSize = 4096
+
+// copyIn reads a caller's size-first extensible struct into dst (known
+// bytes, zeroed by the caller) with the kernel's copy_struct_from_user
+// rule: a smaller struct is zero-extended; a larger one is accepted only if
+// the tail this library does not know is zero (else E2BIG). minSize is the
+// smallest size accepted. It returns the caller's size.
+func (c *call) copyIn(what string, src, dst unsafe.Pointer, known, minSize uintptr) (uint64, error) {
+	usize := *(*uint64)(src)
+	if usize < uint64(minSize) {
+		return 0, c.errorf(syscall.EINVAL, "%s size %d is below the minimum %d (set size = sizeof(struct %s))", what, usize, minSize, what)
+	}
+	if usize > maxStructSize {
+		return 0, c.errorf(syscall.E2BIG, "%s size %d is over %d", what, usize, maxStructSize)
+	}
+	n := min(uintptr(usize), known)
+	copy(unsafe.Slice((*byte)(dst), n), unsafe.Slice((*byte)(src), n))
+	if uintptr(usize) > known {
+		tail := unsafe.Slice((*byte)(unsafe.Add(src, known)), uintptr(usize)-known)
+		for i, b := range tail {
+			if b != 0 {
+				return 0, c.errorf(syscall.E2BIG, "%s is %d bytes; this library knows %d and byte %d of the tail is not zero",
+					what, usize, known, uintptr(i)+known)
+			}
+		}
+	}
+	return usize, nil
+}
+
+// copyOut writes back the first min(usize, known) bytes of an in/out
+// struct: out fields a smaller (older) caller does not have are skipped.
+func copyOut(dst, src unsafe.Pointer, usize uint64, known uintptr) {
+	n := min(uintptr(usize), known)
+	copy(unsafe.Slice((*byte)(dst), n), unsafe.Slice((*byte)(src), n))
+}
+
+// checkFlags rejects unknown bits, as the kernel does.
+func (c *call) checkFlags(what string, v, known uint32) error {
+	if v&^known != 0 {
+		return c.errorf(syscall.EINVAL, "unknown %s bits %#x", what, v&^known)
+	}
+	return nil
+}
+
+func (c *call) checkBackend(b uint32) (core.Backend, error) {
+	if b > uint32(core.BackendText) {
+		return 0, c.errorf(syscall.EINVAL, "unknown backend %d", b)
+	}
+	return core.Backend(b), nil
+}
+
+// isGone says whether err is the target going away mid-call, after which
+// results are still complete (unresolved addresses say so).
+func isGone(err error) bool { return errors.Is(err, core.ErrProcessGone) }

@@ -1,0 +1,127 @@
+package main
+
+/*
+#cgo CFLAGS: -I${SRCDIR}/../include
+#include <stdlib.h>
+#include "procmapq.h"
+*/
+import "C"
+
+import (
+	"errors"
+	"syscall"
+	"time"
+	"unsafe"
+
+	"github.com/libprocmapq/libprocmapq/core"
+)
+
+// arena lays out one C allocation: a header struct, arrays, then bytes.
+// Everything is placed by offset first and written after one calloc, so
+// the caller frees it all with one free().
+type arena struct {
+	base unsafe.Pointer
+	size uintptr
+	off  uintptr // next free byte while filling
+}
+
+func (a *arena) alloc(c *call) error {
+	a.base = C.calloc(1, C.size_t(a.size))
+	if a.base == nil {
+		return c.errorf(syscall.ENOMEM, "out of memory (%d bytes)", a.size)
+	}
+	return nil
+}
+
+// take reserves n bytes of the arena.
+func (a *arena) take(n uintptr) unsafe.Pointer {
+	p := unsafe.Add(a.base, a.off)
+	a.off += n
+	return p
+}
+
+// cstring copies b and a NUL into the arena.
+func (a *arena) cstring(b []byte) *C.char {
+	p := a.take(uintptr(len(b)) + 1)
+	copy(unsafe.Slice((*byte)(p), len(b)), b)
+	return (*C.char)(p)
+}
+
+func (c *call) compareOpts(p *C.struct_procmapq_compare_opts) (*core.CompareOptions, error) {
+	o := &core.CompareOptions{}
+	if p == nil {
+		return o, nil
+	}
+	var co C.struct_procmapq_compare_opts
+	if _, err := c.copyIn("procmapq_compare_opts", unsafe.Pointer(p), unsafe.Pointer(&co),
+		C.sizeof_struct_procmapq_compare_opts, 8); err != nil {
+		return nil, err
+	}
+	o.Attempts = int(co.attempts)
+	o.RetryDelay = time.Duration(co.retry_delay_ms) * time.Millisecond
+	return o, nil
+}
+
+//export pmqGoCompare
+func pmqGoCompare(p *C.struct_procmapq, opts *C.struct_procmapq_compare_opts, out **C.struct_procmapq_compare_report,
+	msg *C.char, msgLen C.size_t) (rc C.int) {
+	c := enter("compare", msg, msgLen)
+	defer c.exit(&rc)
+	if out == nil {
+		return c.fail(c.errorf(syscall.EINVAL, "out is NULL"))
+	}
+	*out = nil
+	h, err := c.lookup(p)
+	if err != nil {
+		return c.fail(err)
+	}
+	o, err := c.compareOpts(opts)
+	if err != nil {
+		return c.fail(err)
+	}
+	rep, err := h.core.Compare(o)
+	if err != nil && !(errors.Is(err, core.ErrNotSettled) && rep != nil) {
+		return c.fail(err)
+	}
+	diffs := append(append([]core.Difference(nil), rep.Expected...), rep.Mismatches...)
+	a := arena{size: C.sizeof_struct_procmapq_compare_report + uintptr(len(diffs))*C.sizeof_struct_procmapq_difference}
+	for i := range diffs {
+		a.size += uintptr(len(diffs[i].Detail)) + 1
+	}
+	if err := a.alloc(&c); err != nil {
+		return c.fail(err)
+	}
+	r := (*C.struct_procmapq_compare_report)(a.take(C.sizeof_struct_procmapq_compare_report))
+	r.pid = C.int32_t(max(rep.Pid, 0))
+	r.attempts = C.uint32_t(rep.Attempts)
+	if rep.Settled {
+		r.settled = 1
+	}
+	r.text_vmas, r.ioctl_vmas, r.matched = C.uint32_t(rep.TextVMAs), C.uint32_t(rep.IoctlVMAs), C.uint32_t(rep.Matched)
+	r.page_size_only_ioctl = C.uint32_t(rep.PageSizeOnlyIoctl)
+	r.expected_count, r.mismatch_count = C.uint32_t(len(rep.Expected)), C.uint32_t(len(rep.Mismatches))
+	r.diff_count = C.uint32_t(len(diffs))
+	if len(diffs) > 0 {
+		r.diffs = (*C.struct_procmapq_difference)(a.take(uintptr(len(diffs)) * C.sizeof_struct_procmapq_difference))
+		cds := unsafe.Slice(r.diffs, len(diffs))
+		for i := range diffs {
+			d := &diffs[i]
+			cd := &cds[i]
+			cd.kind = C.uint32_t(d.Kind)
+			if d.Kind.Expected() {
+				cd.flags |= C.PROCMAPQ_DIFF_F_EXPECTED
+			}
+			if d.Text != nil {
+				cd.flags |= C.PROCMAPQ_DIFF_F_HAS_TEXT
+				cd.text_start, cd.text_end = C.uint64_t(d.Text.Start), C.uint64_t(d.Text.End)
+			}
+			if d.Ioctl != nil {
+				cd.flags |= C.PROCMAPQ_DIFF_F_HAS_IOCTL
+				cd.ioctl_start, cd.ioctl_end = C.uint64_t(d.Ioctl.Start), C.uint64_t(d.Ioctl.End)
+			}
+			cd.detail = a.cstring([]byte(d.Detail))
+		}
+	}
+	*out = r
+	return C.int(len(rep.Mismatches))
+}

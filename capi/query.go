@@ -1,0 +1,217 @@
+package main
+
+/*
+#cgo CFLAGS: -I${SRCDIR}/../include
+#include "procmapq.h"
+#include "internal.h"
+*/
+import "C"
+
+import (
+	"math"
+	"syscall"
+	"unsafe"
+
+	"github.com/libprocmapq/libprocmapq/core"
+)
+
+const queryFlagsKnown = C.PROCMAPQ_QUERY_SORTED | C.PROCMAPQ_QUERY_BUILD_IDS | C.PROCMAPQ_QUERY_FILE_BACKED
+
+const permsKnown = C.PROCMAPQ_PERM_R | C.PROCMAPQ_PERM_W | C.PROCMAPQ_PERM_X | C.PROCMAPQ_PERM_SHARED
+
+// queryOpts converts the caller's procmapq_query_opts (NULL = defaults).
+func (c *call) queryOpts(p *C.struct_procmapq_query_opts) (core.Options, error) {
+	var o core.Options
+	if p == nil {
+		return o, nil
+	}
+	var q C.struct_procmapq_query_opts
+	if _, err := c.copyIn("procmapq_query_opts", unsafe.Pointer(p), unsafe.Pointer(&q),
+		C.sizeof_struct_procmapq_query_opts, 8); err != nil {
+		return o, err
+	}
+	b, err := c.checkBackend(uint32(q.backend))
+	if err != nil {
+		return o, err
+	}
+	if err := c.checkFlags("procmapq_query_opts.flags", uint32(q.flags), queryFlagsKnown); err != nil {
+		return o, err
+	}
+	if err := c.checkFlags("procmapq_query_opts.perms", uint32(q.perms), permsKnown); err != nil {
+		return o, err
+	}
+	if q.reserved != 0 {
+		return o, c.errorf(syscall.EINVAL, "procmapq_query_opts.reserved must be 0")
+	}
+	o.Backend = b
+	o.Filter.Perms = core.Perm(q.perms)
+	o.Filter.FileBacked = q.flags&C.PROCMAPQ_QUERY_FILE_BACKED != 0
+	o.Sorted = q.flags&C.PROCMAPQ_QUERY_SORTED != 0
+	o.BuildIDs = q.flags&C.PROCMAPQ_QUERY_BUILD_IDS != 0
+	return o, nil
+}
+
+// vmaBufMin is the smallest procmapq_vma_buf accepted: up to names_len,
+// which carries the sizes needed on -ERANGE.
+const vmaBufMin = unsafe.Offsetof(C.struct_procmapq_vma_buf{}.names_len) + 8
+
+// vmaBuf reads the caller's procmapq_vma_buf.
+func (c *call) vmaBuf(p *C.struct_procmapq_vma_buf, buf *C.struct_procmapq_vma_buf) (uint64, error) {
+	if p == nil {
+		return 0, c.errorf(syscall.EINVAL, "out is NULL")
+	}
+	usize, err := c.copyIn("procmapq_vma_buf", unsafe.Pointer(p), unsafe.Pointer(buf),
+		C.sizeof_struct_procmapq_vma_buf, vmaBufMin)
+	if err != nil {
+		return 0, err
+	}
+	if buf.vmas == nil && buf.vmas_cap != 0 {
+		return 0, c.errorf(syscall.EINVAL, "procmapq_vma_buf.vmas is NULL but vmas_cap is %d", buf.vmas_cap)
+	}
+	if buf.names == nil && buf.names_cap != 0 {
+		return 0, c.errorf(syscall.EINVAL, "procmapq_vma_buf.names is NULL but names_cap is %d", buf.names_cap)
+	}
+	if buf.vmas_cap > math.MaxInt32 || buf.names_cap > math.MaxInt64 {
+		return 0, c.errorf(syscall.EINVAL, "procmapq_vma_buf capacities too large")
+	}
+	return usize, nil
+}
+
+// writeVMAs copies res.VMAs and their names into the caller's arrays, or,
+// when they are too small, records the sizes needed and returns ERANGE.
+func (c *call) writeVMAs(res *core.Result, buf *C.struct_procmapq_vma_buf) error {
+	names := uint64(0)
+	for i := range res.VMAs {
+		names += uint64(len(res.VMAs[i].Name)) + 1
+	}
+	buf.vmas_count = C.uint64_t(len(res.VMAs))
+	buf.names_len = C.uint64_t(names)
+	buf.strategy = C.uint32_t(res.Strategy)
+	buf.syscalls = C.uint32_t(min(res.Syscalls, math.MaxUint32))
+	if uint64(len(res.VMAs)) > uint64(buf.vmas_cap) || names > uint64(buf.names_cap) {
+		return c.errorf(syscall.ERANGE, "output too small: %d VMAs and %d name bytes needed, room for %d and %d",
+			len(res.VMAs), names, buf.vmas_cap, buf.names_cap)
+	}
+	if len(res.VMAs) == 0 {
+		return nil
+	}
+	vmas := unsafe.Slice(buf.vmas, len(res.VMAs))
+	nameBuf := unsafe.Slice((*byte)(unsafe.Pointer(buf.names)), int(names))
+	off := 0
+	for i := range res.VMAs {
+		v := &res.VMAs[i]
+		cv := C.struct_procmapq_vma{
+			start:        C.uint64_t(v.Start),
+			end:          C.uint64_t(v.End),
+			offset:       C.uint64_t(v.Offset),
+			inode:        C.uint64_t(v.Inode),
+			page_size:    C.uint64_t(v.PageSize),
+			name_off:     C.uint64_t(off),
+			dev_major:    C.uint32_t(v.DevMajor),
+			dev_minor:    C.uint32_t(v.DevMinor),
+			perms:        C.uint32_t(v.Perms),
+			kind:         C.uint32_t(v.Kind),
+			flags:        C.uint32_t(v.Flags),
+			name_len:     C.uint32_t(len(v.Name)),
+			build_id_len: C.uint32_t(len(v.BuildID)),
+		}
+		// The kernel never reports more than 20 bytes; copy defensively.
+		for j := 0; j < len(v.BuildID) && j < C.PROCMAPQ_BUILD_ID_MAX; j++ {
+			cv.build_id[j] = C.uint8_t(v.BuildID[j])
+		}
+		vmas[i] = cv
+		off += copy(nameBuf[off:], v.Name)
+		nameBuf[off] = 0
+		off++
+	}
+	return nil
+}
+
+//export pmqGoQuery
+func pmqGoQuery(p *C.struct_procmapq, addrs *C.uint64_t, n C.size_t, opts *C.struct_procmapq_query_opts,
+	lookups *C.struct_procmapq_lookup, out *C.struct_procmapq_vma_buf, msg *C.char, msgLen C.size_t) (rc C.int) {
+	c := enter("query", msg, msgLen)
+	defer c.exit(&rc)
+	h, err := c.lookup(p)
+	if err != nil {
+		return c.fail(err)
+	}
+	o, err := c.queryOpts(opts)
+	if err != nil {
+		return c.fail(err)
+	}
+	var buf C.struct_procmapq_vma_buf
+	usize, err := c.vmaBuf(out, &buf)
+	if err != nil {
+		return c.fail(err)
+	}
+	if n > math.MaxInt32 {
+		return c.fail(c.errorf(syscall.EINVAL, "%d addresses: at most %d per call", n, math.MaxInt32))
+	}
+	if n > 0 && (addrs == nil || lookups == nil) {
+		return c.fail(c.errorf(syscall.EINVAL, "addrs or lookups is NULL with n = %d", n))
+	}
+	var goAddrs []uint64
+	if n > 0 {
+		goAddrs = unsafe.Slice((*uint64)(unsafe.Pointer(addrs)), int(n))
+	}
+
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	res := &h.res
+	qerr := h.core.Query(goAddrs, &o, res)
+	if qerr != nil && !isGone(qerr) {
+		return c.fail(qerr)
+	}
+	werr := c.writeVMAs(res, &buf)
+	copyOut(unsafe.Pointer(out), unsafe.Pointer(&buf), usize, C.sizeof_struct_procmapq_vma_buf)
+	if werr != nil {
+		return c.fail(werr)
+	}
+	if n > 0 {
+		ls := unsafe.Slice(lookups, int(n))
+		for i, l := range res.Lookups {
+			cl := C.struct_procmapq_lookup{vma: C.int32_t(l.VMA), reason: C.uint32_t(l.Reason)}
+			if l.Reason == core.ReasonFound {
+				cl.file_offset = C.uint64_t(res.VMAs[l.VMA].FileOffset(goAddrs[i]))
+			}
+			ls[i] = cl
+		}
+	}
+	if qerr != nil {
+		return c.fail(qerr)
+	}
+	return C.int(len(res.VMAs))
+}
+
+//export pmqGoEnumerate
+func pmqGoEnumerate(p *C.struct_procmapq, opts *C.struct_procmapq_query_opts, out *C.struct_procmapq_vma_buf,
+	msg *C.char, msgLen C.size_t) (rc C.int) {
+	c := enter("enumerate", msg, msgLen)
+	defer c.exit(&rc)
+	h, err := c.lookup(p)
+	if err != nil {
+		return c.fail(err)
+	}
+	o, err := c.queryOpts(opts)
+	if err != nil {
+		return c.fail(err)
+	}
+	var buf C.struct_procmapq_vma_buf
+	usize, err := c.vmaBuf(out, &buf)
+	if err != nil {
+		return c.fail(err)
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	res := &h.res
+	if err := h.core.Enumerate(&o, res); err != nil {
+		return c.fail(err)
+	}
+	werr := c.writeVMAs(res, &buf)
+	copyOut(unsafe.Pointer(out), unsafe.Pointer(&buf), usize, C.sizeof_struct_procmapq_vma_buf)
+	if werr != nil {
+		return c.fail(werr)
+	}
+	return C.int(len(res.VMAs))
+}
