@@ -1,12 +1,13 @@
-# cmd/procmapq/rules.mk: the procmapq command-line tool. Included by the
-# top-level Makefile; build/procmapq joins BUILD_TARGETS.
-GO ?= go
+# cmd/procmapq/rules.mk: the procmapq command-line tool, included by the
+# top-level Makefile (which sets BUILD, GO and Q); $(BUILD)/procmapq joins
+# BUILD_TARGETS. The tool needs only package core, not the C library.
+PROCMAPQ_TOOL := $(BUILD)/procmapq
 
 # Phony on purpose: go build knows better than make when to rebuild.
-.PHONY: procmapq build/procmapq
-procmapq: build/procmapq ## build the procmapq command-line tool
-build/procmapq:
-	@mkdir -p build
-	$(GO) build -o $@ ./cmd/procmapq
+.PHONY: procmapq $(PROCMAPQ_TOOL)
+procmapq: $(PROCMAPQ_TOOL) ## build the procmapq command-line tool
+$(PROCMAPQ_TOOL):
+	@mkdir -p $(BUILD)
+	$(Q)$(GO) build -o $@ ./cmd/procmapq
 
-BUILD_TARGETS += build/procmapq
+BUILD_TARGETS += $(PROCMAPQ_TOOL)
