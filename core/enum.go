@@ -81,7 +81,7 @@ func (h *Handle) enumText(o *Options, res *Result) error {
 			res.arena = res.arena[:len(res.arena)-len(v.Name)]
 			continue
 		}
-		res.VMAs = append(res.VMAs, v)
+		res.VMAs = appendLatest(res.VMAs, v)
 	}
 	h.plan.noteText(lines, len(text), time.Since(start))
 	if o.Filter != (Filter{}) {
@@ -120,7 +120,7 @@ func (h *Handle) enumWalk(o *Options, res *Result, adaptive bool) error {
 		h.ioctlState = 1
 		var v VMA
 		res.arena = b.fill(&v, res.arena)
-		res.VMAs = append(res.VMAs, v)
+		res.VMAs = appendLatest(res.VMAs, v)
 		if v.End <= addr {
 			break // cannot happen; never loop forever
 		}
@@ -140,4 +140,18 @@ func (h *Handle) enumWalk(o *Options, res *Result, adaptive bool) error {
 		}
 	}
 	return nil
+}
+
+// appendLatest appends v, read after every VMA already in vmas, first
+// dropping those it overlaps. Neither a text read nor an ioctl walk is
+// atomic: when the target merges or grows a mapping in between, the next
+// read shows it starting below the end of one already listed (seen by
+// tests/stress under the proc-maps-race patterns). The later view is the
+// newer one; dropping the stale entries keeps the list sorted and free of
+// overlaps. Mappings that did not change never overlap anything.
+func appendLatest(vmas []VMA, v VMA) []VMA {
+	for len(vmas) > 0 && vmas[len(vmas)-1].End > v.Start {
+		vmas = vmas[:len(vmas)-1]
+	}
+	return append(vmas, v)
 }

@@ -1,6 +1,7 @@
 package core
 
 import (
+	"cmp"
 	"errors"
 	"slices"
 	"syscall"
@@ -237,7 +238,35 @@ func (h *Handle) Query(addrs []uint64, opts *Options, res *Result) error {
 	if err == nil && o.Backend == BackendAuto {
 		h.plan.noteQuery(res.touched, countUnique(pairs))
 	}
+	res.keepTableOrdered()
 	return err
+}
+
+// keepTableOrdered restores the ascending order of res.VMAs. Reads are not
+// atomic: when the target merges a mapping downwards between two reads, a
+// later answer can start below an earlier one (seen by tests/stress under
+// the proc-maps-race patterns). Rare, so the fix-up may allocate.
+func (res *Result) keepTableOrdered() {
+	if slices.IsSortedFunc(res.VMAs, func(a, b VMA) int { return cmp.Compare(a.Start, b.Start) }) {
+		return
+	}
+	order := make([]int32, len(res.VMAs))
+	for i := range order {
+		order[i] = int32(i)
+	}
+	slices.SortStableFunc(order, func(a, b int32) int { return cmp.Compare(res.VMAs[a].Start, res.VMAs[b].Start) })
+	newIndex := make([]int32, len(order))
+	sorted := make([]VMA, len(order))
+	for to, from := range order {
+		newIndex[from] = int32(to)
+		sorted[to] = res.VMAs[from]
+	}
+	copy(res.VMAs, sorted)
+	for i := range res.Lookups {
+		if l := &res.Lookups[i]; l.VMA >= 0 {
+			l.VMA = newIndex[l.VMA]
+		}
+	}
 }
 
 // markGone sets every unresolved lookup from pairs[from:] to process-gone.
