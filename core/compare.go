@@ -146,6 +146,7 @@ func (h *Handle) Compare(opts *CompareOptions) (*CompareReport, error) {
 	}
 	var before, after, walk Result
 	var rep *CompareReport
+	var prevMismatches []Difference // of the last attempt with stable text
 	for attempt := 1; attempt <= o.Attempts; attempt++ {
 		if attempt > 1 {
 			time.Sleep(o.RetryDelay)
@@ -168,13 +169,32 @@ func (h *Handle) Compare(opts *CompareOptions) (*CompareReport, error) {
 		if sameVMAs(before.VMAs, after.VMAs) {
 			// Stable text but real mismatches: retry once more only if the
 			// ioctl walk may have raced; a second identical outcome stands.
-			if attempt > 1 {
+			// (Identical: a target that changes a mapping and changes it
+			// back between the two text reads shows stable text around a
+			// walk that saw the change: tests/stress TestChurnCompare.)
+			if prevMismatches != nil && sameDifferences(prevMismatches, rep.Mismatches) {
 				rep.Settled = true
 				return rep, nil
 			}
+			prevMismatches = rep.Mismatches
+		} else {
+			prevMismatches = nil
 		}
 	}
 	return rep, &Error{Op: "compare", Pid: h.pid, Err: ErrNotSettled}
+}
+
+// sameDifferences reports whether two attempts found the same mismatches.
+func sameDifferences(a, b []Difference) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i].String() != b[i].String() {
+			return false
+		}
+	}
+	return true
 }
 
 func sameVMAs(a, b []VMA) bool {
