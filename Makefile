@@ -85,6 +85,7 @@ BUILD_TARGETS  :=
 # Included before the rules below so that their target lists are complete
 # when the prerequisites are read.
 
+-include tests/abi/rules.mk
 -include tests/c/rules.mk
 -include examples/c/rules.mk
 -include examples/rust/rules.mk
