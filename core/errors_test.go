@@ -505,3 +505,39 @@ func TestMisuseNeverPanics(t *testing.T) {
 		t.Error("Errno of nil or a foreign error")
 	}
 }
+
+// TestReopenRefusesReusedPid makes the kernel hand a dead target's pid to
+// a new target (root writes ns_last_pid) and checks Reopen refuses it
+// rather than attaching to the wrong process.
+func TestReopenRefusesReusedPid(t *testing.T) {
+	const lastPid = "/proc/sys/kernel/ns_last_pid"
+	if err := unix.Access(lastPid, unix.W_OK); err != nil {
+		t.Skipf("cannot steer pid allocation (%s: %v)", lastPid, err)
+	}
+	old := testtarget.Start(t, testtarget.Options{})
+	h := mustOpen(t, old.Pid)
+	old.Stop()
+	// Other processes may take the pid first: try a few times.
+	for range 20 {
+		if err := os.WriteFile(lastPid, []byte(strconv.Itoa(old.Pid-1)), 0); err != nil {
+			t.Skipf("writing %s: %v", lastPid, err)
+		}
+		tg, err := testtarget.StartProcess(testtarget.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		reused := tg.Pid == old.Pid
+		if reused {
+			err = h.Reopen()
+		}
+		tg.Stop()
+		if !reused {
+			continue
+		}
+		if !errors.Is(err, ErrPidReused) || Errno(err) != syscall.ESRCH {
+			t.Fatalf("Reopen with the pid reused: %v, want ErrPidReused", err)
+		}
+		return
+	}
+	t.Skip("could not get the same pid again (busy machine)")
+}

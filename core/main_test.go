@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"syscall"
@@ -196,4 +197,20 @@ func runHelper(name string) int {
 	}
 	fmt.Println("helper ok")
 	return 0
+}
+
+// TestCoreBuildsWithoutCgo: core is pure Go (CGO_ENABLED=0 builds it).
+func TestCoreBuildsWithoutCgo(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the go tool")
+	}
+	goTool := filepath.Join(runtime.GOROOT(), "bin", "go")
+	if _, err := os.Stat(goTool); err != nil {
+		t.Skipf("no go tool: %v", err)
+	}
+	cmd := exec.Command(goTool, "build", "-o", os.DevNull, ".")
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("CGO_ENABLED=0 go build: %v\n%s", err, out)
+	}
 }

@@ -226,3 +226,87 @@ func TestStrategyAndReasonNames(t *testing.T) {
 		t.Errorf("Error() = %q", got)
 	}
 }
+
+// TestQueryIoctlThenText: a handle that knows the VMA count (from one text
+// read) but has seen no batch starts a wide batch with point ioctls and
+// switches to one text read once they cost as much (plan.go,
+// shouldSwitch). The mixed answer must be exactly the text backend's.
+func TestQueryIoctlThenText(t *testing.T) {
+	requireIoctl(t)
+	tg := testtarget.Start(t, testtarget.Options{VMAs: 2000, Modules: 10})
+	ref := mustOpen(t, tg.Pid)
+	vmas, _ := enumerate(t, ref, &Options{Backend: BackendText})
+	var addrs []uint64
+	for i := range vmas {
+		if vmas[i].Kind != KindVsyscall { // a gate address alone sends auto to text
+			addrs = append(addrs, vmas[i].Start+7, vmas[i].End) // inside, then the next VMA or a gap
+		}
+	}
+	want, _ := queryAnswers(t, ref, addrs, &Options{Backend: BackendText})
+	h := mustOpen(t, tg.Pid)
+	enumerate(t, h, &Options{Backend: BackendText})
+	got, s := queryAnswers(t, h, addrs, &Options{})
+	if s != StrategyIoctlThenText {
+		t.Errorf("%d VMAs touched: strategy %v, want ioctl-then-text", len(vmas), s)
+	}
+	for i := range addrs {
+		if !sameAnswer(want[i], got[i]) {
+			t.Fatalf("address %#x: auto (%v) %v %+v, text %v %+v", addrs[i], s, got[i].reason, got[i].vma, want[i].reason, want[i].vma)
+		}
+	}
+}
+
+// FuzzQueryLive sends arbitrary address batches and option bytes to a live
+// handle: bad options give ErrInvalidArgument, never a panic; good ones give
+// the text backend's answers (apart from the documented differences).
+func FuzzQueryLive(f *testing.F) {
+	f.Add([]byte{0, 0, 0, 0, 0, 0, 0, 0}, byte(0), byte(0))
+	f.Add([]byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0, 0x10, 0x60, 0xff, 0xff, 0xff, 0xff, 0xff}, byte(1), byte(5))
+	f.Add([]byte{1, 2, 3}, byte(7), byte(0xff))
+	f.Add(make([]byte, 8*40), byte(2), byte(0x11))
+	f.Fuzz(func(t *testing.T, raw []byte, backend, flags byte) {
+		tg := startSpecialTarget(t)
+		h := mustOpen(t, tg.Pid)
+		var addrs []uint64
+		// Bytes give addresses relative to real mappings half the time, so
+		// that the fuzzer reaches found and filtered answers too.
+		for i := 0; i+8 <= len(raw); i += 8 {
+			a := uint64(raw[i]) | uint64(raw[i+1])<<8 | uint64(raw[i+2])<<16 | uint64(raw[i+3])<<24 |
+				uint64(raw[i+4])<<32 | uint64(raw[i+5])<<40 | uint64(raw[i+6])<<48 | uint64(raw[i+7])<<56
+			if a&1 == 1 && len(tg.Mappings) > 0 {
+				m := tg.Mappings[int(a>>1)%len(tg.Mappings)]
+				a = m.Start + (a>>8)%(m.End-m.Start+2) - 1
+			}
+			addrs = append(addrs, a)
+		}
+		o := &Options{Backend: Backend(backend), Filter: Filter{Perms: Perm(flags & 0x1f), FileBacked: flags&0x20 != 0},
+			Sorted: flags&0x40 != 0, BuildIDs: flags&0x80 != 0}
+		var res Result
+		err := h.Query(addrs, o, &res)
+		if o.Backend > BackendText || o.Filter.Perms&^permMask != 0 {
+			if !errors.Is(err, ErrInvalidArgument) {
+				t.Fatalf("options %+v: %v, want ErrInvalidArgument", o, err)
+			}
+			return
+		}
+		if errors.Is(err, ErrNotSupported) && !haveIoctl(t) && o.Backend == BackendIoctl {
+			return
+		}
+		if err != nil {
+			t.Fatalf("options %+v: %v", o, err)
+		}
+		text, _ := queryAnswers(t, h, addrs, &Options{Backend: BackendText, Filter: o.Filter})
+		for i, a := range addrs {
+			v, r := res.Found(i)
+			got := answer{reason: r}
+			if v != nil {
+				got.vma = *v
+			}
+			if !sameAnswer(text[i], got) {
+				if exp, msg := expectedTextIoctlDifference(text[i], got, a >= gateStart && a < gateEnd); !exp || msg != "" || o.Backend == BackendText {
+					t.Fatalf("options %+v: address %#x: %v %+v, text %v %+v", o, a, r, got.vma, text[i].reason, text[i].vma)
+				}
+			}
+		}
+	})
+}
