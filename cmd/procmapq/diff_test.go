@@ -1,11 +1,16 @@
 package main
 
 import (
+	"io"
 	"os"
+	"os/exec"
 	"regexp"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
+
+	"golang.org/x/sys/unix"
 )
 
 // The target's special mappings give exactly the expected differences the
@@ -59,5 +64,56 @@ func TestDiffAll(t *testing.T) {
 	}
 	if strings.Contains(r.stderr, "\r") {
 		t.Errorf("diff --all: progress written to a stderr that is not a terminal: %q", r.stderr)
+	}
+}
+
+// openPty returns the two ends of a new pseudo-terminal.
+func openPty(t *testing.T) (master, tty *os.File) {
+	t.Helper()
+	master, err := os.OpenFile("/dev/ptmx", os.O_RDWR|syscall.O_NOCTTY, 0)
+	if err != nil {
+		t.Skipf("no pseudo-terminals: %v", err)
+	}
+	t.Cleanup(func() { master.Close() })
+	if err := unix.IoctlSetPointerInt(int(master.Fd()), unix.TIOCSPTLCK, 0); err != nil {
+		t.Skipf("unlocking the pty: %v", err)
+	}
+	n, err := unix.IoctlGetUint32(int(master.Fd()), unix.TIOCGPTN)
+	if err != nil {
+		t.Skipf("pty number: %v", err)
+	}
+	tty, err = os.OpenFile("/dev/pts/"+strconv.Itoa(int(n)), os.O_RDWR|syscall.O_NOCTTY, 0)
+	if err != nil {
+		t.Skipf("opening the pty: %v", err)
+	}
+	return master, tty
+}
+
+// On a terminal, diff --all shows progress on stderr and clears it.
+func TestDiffAllProgressOnTerminal(t *testing.T) {
+	t.Parallel()
+	master, tty := openPty(t)
+	cmd := exec.Command(toolPath, "diff", "--all")
+	var stdout strings.Builder
+	cmd.Stdout, cmd.Stderr = &stdout, tty
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	tty.Close()
+	seen := make(chan string)
+	go func() {
+		b, _ := io.ReadAll(master) // ends with EIO once the tool has exited
+		seen <- string(b)
+	}()
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("diff --all on a terminal: %v\n%s", err, stdout.String())
+	}
+	progress := <-seen
+	if !regexp.MustCompile(`diff --all: \d+/\d+ processes, pid \d+`).MatchString(progress) ||
+		!strings.HasSuffix(progress, "\r\x1b[K") {
+		t.Errorf("no progress, or progress not cleared, on the terminal: %q", shorten(progress))
+	}
+	if strings.Contains(stdout.String(), "\r") {
+		t.Errorf("progress on stdout: %q", stdout.String())
 	}
 }

@@ -30,7 +30,7 @@ func describe(err error) string {
 	case errors.Is(err, core.ErrNotSupported):
 		return who + ": " + notSupportedMsg + "; use --backend auto or --backend text"
 	case errors.Is(err, core.ErrProcessGone):
-		return who + ": the process exited or exec'd while it was being read"
+		return who + ": the process has no mappings to read: it exited or exec'd (zombies and kernel threads have none)"
 	case errors.Is(err, core.ErrPidReused):
 		return who + ": the process is gone and its pid was reused"
 	}

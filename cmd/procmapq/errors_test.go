@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // goneChildPid returns the pid of a child that has exited and been reaped.
@@ -160,5 +161,36 @@ func TestHelp(t *testing.T) {
 		if !strings.HasPrefix(r.stdout, "usage: procmapq ") || r.stderr != "" {
 			t.Errorf("%v: want usage on stdout only, got stdout %q stderr %q", args, shorten(r.stdout), r.stderr)
 		}
+	}
+}
+
+// A zombie (exited, not reaped) and a kernel thread have no mappings: each
+// address says process-gone and the error says why.
+func TestProcessWithoutMappings(t *testing.T) {
+	t.Parallel()
+	cmd := exec.Command("sleep", "60")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Wait()
+	cmd.Process.Kill()
+	zombie := pidArg(cmd.Process.Pid)
+	for range 200 { // until the kill has landed: state Z
+		if b, _ := os.ReadFile("/proc/" + zombie + "/stat"); strings.Contains(string(b), ") Z ") {
+			break
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	pids := []string{zombie}
+	if comm, _ := os.ReadFile("/proc/2/comm"); string(comm) == "kthreadd\n" {
+		pids = append(pids, "2")
+	}
+	for _, pid := range pids {
+		r := runTool(t, "resolve", "-p", pid, "0x1000", "0x2000")
+		r.wantError(t, exitFailure, "resolve -p "+pid, "pid "+pid+": the process has no mappings")
+		if r.stdout != "0x1000 unresolved process-gone\n0x2000 unresolved process-gone\n" {
+			t.Errorf("resolve -p %s: stdout %q, want both addresses process-gone", pid, r.stdout)
+		}
+		runTool(t, "maps", "-p", pid).wantError(t, exitFailure, "maps -p "+pid, "pid "+pid+": the process has no mappings")
 	}
 }

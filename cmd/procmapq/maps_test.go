@@ -1,7 +1,10 @@
 package main
 
 import (
+	"encoding/json"
+	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -158,5 +161,36 @@ func TestMapsWithoutIoctlFallsBackToText(t *testing.T) {
 	notes := outputLines(r.stderr)
 	if len(notes) != 1 || !strings.Contains(notes[0], "PROCMAP_QUERY") || !strings.Contains(notes[0], "text backend") {
 		t.Errorf("want one note on stderr about the text fallback, got %q", r.stderr)
+	}
+}
+
+// maps --json has one object per line of the kernel's file.
+func TestMapsJSON(t *testing.T) {
+	t.Parallel()
+	tg := startTarget(t)
+	r := runTool(t, "maps", "-p", pidArg(tg.Pid), "--json", "--backend", "text")
+	r.wantCode(t, 0, "maps --json")
+	var vmas []struct {
+		Start, End, Perms, Offset, Dev, Name string
+		Inode                                uint64
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &vmas); err != nil {
+		t.Fatalf("maps --json: %v", err)
+	}
+	kernel := kernelMaps(t, tg.Pid)
+	if len(vmas) != len(kernel) {
+		t.Fatalf("maps --json: %d objects, want %d", len(vmas), len(kernel))
+	}
+	for i, l := range kernel {
+		v := vmas[i]
+		// The JSON name is raw: the file's \012 is a newline there.
+		got := fmt.Sprintf("%s-%s %s %s %s %d %s", strings.TrimPrefix(v.Start, "0x"), strings.TrimPrefix(v.End, "0x"),
+			v.Perms, strings.TrimPrefix(v.Offset, "0x"), v.Dev, v.Inode, strings.ReplaceAll(v.Name, "\n", `\012`))
+		f := strings.SplitN(l.text, " ", 6)
+		off, _ := strconv.ParseUint(f[2], 16, 64)
+		want := fmt.Sprintf("%x-%x %s %x %s %s %s", l.start, l.end, l.perms, off, f[3], f[4], l.name)
+		if got != want {
+			t.Errorf("object %d: %q, want %q", i, shorten(got), shorten(want))
+		}
 	}
 }
