@@ -122,6 +122,7 @@ func fdsSettle(tb testing.TB, want int) int {
 // helpers run in a re-executed copy of the test binary.
 var helpers = map[string]func() error{
 	"no-procmapq": helperNoProcmapQuery,
+	"open-denied": helperOpenDenied,
 }
 
 func runHelper(name string) int {
