@@ -40,9 +40,7 @@ var commands = []command{
 	{"bench", "time each backend on a batch of addresses", runBench},
 }
 
-// env is what a command may touch of the outside world; tests of the
-// command itself run the built binary, so this only keeps the streams in
-// one place.
+// env holds the standard streams a command reads and writes.
 type env struct {
 	stdin          io.Reader
 	stdout, stderr io.Writer

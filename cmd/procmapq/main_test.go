@@ -34,7 +34,10 @@ func TestMain(m *testing.M) {
 	}
 	os.Chmod(dir, 0o755)
 	toolPath = filepath.Join(dir, "procmapq")
-	gobin := filepath.Join(runtime.GOROOT(), "bin", "go")
+	gobin, err := exec.LookPath("go") // go test puts its own go first in PATH
+	if err != nil {
+		gobin = filepath.Join(runtime.GOROOT(), "bin", "go")
+	}
 	if out, err := exec.Command(gobin, "build", "-o", toolPath, ".").CombinedOutput(); err != nil {
 		fmt.Fprintf(os.Stderr, "building procmapq: %v\n%s", err, out)
 		os.RemoveAll(dir)

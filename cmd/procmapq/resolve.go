@@ -62,7 +62,7 @@ func runResolve(e *env, args []string) int {
 		opts := core.NormalizeOptions{Backend: backend, BuildIDs: *buildIDs}
 		var res core.Normalized
 		qerr := h.Normalize(addrs, &opts, &res)
-		if len(res.Outputs) != len(addrs) {
+		if qerr != nil && (!errors.Is(qerr, core.ErrProcessGone) || len(res.Outputs) != len(addrs)) {
 			return fail(e, qerr)
 		}
 		if *asJSON {
