@@ -15,7 +15,7 @@ Resolves each address to the mapping that covers it and prints one line
 per address, in input order:
 
   ADDR START-END PERMS FILE_OFFSET [BUILD_ID] NAME
-  ADDR unresolved REASON            (REASON: unmapped, filtered, process-gone)
+  ADDR unresolved REASON            (REASON: unmapped or process-gone)
 
 FILE_OFFSET is ADDR - START + the mapping's offset. NAME is written as in
 /proc/PID/maps (a newline in a path as \012), "-" when the mapping has
@@ -57,7 +57,6 @@ func runResolve(e *env, args []string) int {
 	defer h.Close()
 
 	out := bufio.NewWriter(e.stdout)
-	defer out.Flush()
 	if *normalize {
 		opts := core.NormalizeOptions{Backend: backend, BuildIDs: *buildIDs}
 		var res core.Normalized
