@@ -5,7 +5,7 @@
  *
  *   lib I ADDR    probe_fn of the I-th argument (1-based)
  *   main, local   functions of this executable
- *   fopen, chdir  libc functions (dlsym, not a PLT stub)
+ *   fopen, chdir, getpid  libc functions (dlsym, not a PLT stub)
  *   vdso          the vDSO ELF header (AT_SYSINFO_EHDR)
  *   jit           anonymous r-x memory, as a JIT makes
  *   gap           an unmapped page between two mapped ones
@@ -49,6 +49,7 @@ int main(int argc, char **argv)
 	printf("local %lx\n", (unsigned long)&local_fn);
 	printf("fopen %lx\n", (unsigned long)dlsym(RTLD_DEFAULT, "fopen"));
 	printf("chdir %lx\n", (unsigned long)dlsym(RTLD_DEFAULT, "chdir"));
+	printf("getpid %lx\n", (unsigned long)dlsym(RTLD_DEFAULT, "getpid"));
 	printf("vdso %lx\n", getauxval(AT_SYSINFO_EHDR));
 
 	unsigned char *jit = mmap(NULL, 2 * page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);

@@ -1,0 +1,74 @@
+package core
+
+import (
+	"slices"
+	"testing"
+)
+
+// BenchmarkNormalizeBlazesym is blazesym's normalize_process workload: 5
+// sorted addresses, 3 libc functions (fopen, chdir, getpid) and 2
+// functions of the executable, giving 2 metas, in a C process (the loader,
+// dynamically linked), on a handle kept open. Variants: backend ioctl or
+// text × build IDs off, on (every file read again) or cached; plus
+// "reopen", which opens and closes the handle every call, as blazesym does.
+// Compare ioctl and text within one run.
+func BenchmarkNormalizeBlazesym(b *testing.B) {
+	f := needELFFixtures(b)
+	p := startLoader(b, f, nil)
+	addrs := []uint64{p.addrs["fopen"], p.addrs["chdir"], p.addrs["getpid"], p.addrs["main"], p.addrs["local"]}
+	slices.Sort(addrs)
+	modes := []struct {
+		name string
+		opts NormalizeOptions
+	}{
+		{"ids=off", NormalizeOptions{}},
+		{"ids=on", NormalizeOptions{BuildIDs: true, NoBuildIDCache: true}},
+		{"ids=cached", NormalizeOptions{BuildIDs: true}},
+	}
+	for _, reopen := range []bool{false, true} {
+		for _, m := range modes {
+			for _, be := range []Backend{BackendIoctl, BackendText} {
+				name := "handle/" + m.name + "/" + be.String()
+				if reopen {
+					name = "reopen/" + m.name + "/" + be.String()
+				}
+				b.Run(name, func(b *testing.B) {
+					skipWithoutIoctl(b, be)
+					o := m.opts
+					o.Backend, o.Sorted = be, true
+					h, err := Open(p.pid)
+					if err != nil {
+						b.Fatal(err)
+					}
+					defer func() { h.Close() }()
+					var res Normalized
+					if err := h.Normalize(addrs, &o, &res); err != nil {
+						b.Fatal(err)
+					}
+					if len(res.Outputs) != 5 || len(res.Metas) != 2 {
+						b.Fatalf("%d outputs, %d metas", len(res.Outputs), len(res.Metas))
+					}
+					for _, mt := range res.Metas {
+						if m.opts.BuildIDs && len(mt.BuildID) == 0 {
+							b.Fatalf("no build ID for %s", mt.Path)
+						}
+						b.Logf("%s: build ID from %v", mt.Path, mt.BuildIDSource)
+					}
+					b.ReportAllocs()
+					b.ResetTimer()
+					for b.Loop() {
+						if reopen {
+							h.Close()
+							if h, err = Open(p.pid); err != nil {
+								b.Fatal(err)
+							}
+						}
+						if err := h.Normalize(addrs, &o, &res); err != nil {
+							b.Fatal(err)
+						}
+					}
+				})
+			}
+		}
+	}
+}
