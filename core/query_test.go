@@ -245,6 +245,19 @@ func TestQueryIoctlThenText(t *testing.T) {
 	want, _ := queryAnswers(t, ref, addrs, &Options{Backend: BackendText})
 	h := mustOpen(t, tg.Pid)
 	enumerate(t, h, &Options{Backend: BackendText})
+	// The switch point depends on the costs measured so far in this process
+	// (a loaded machine can make text look dearer than 2,000 ioctls). Pin
+	// them so the mixed path runs: an ioctl costs a tenth of the text read.
+	calibrate()
+	saved := [3]int64{calib.ioctlNs.Load(), calib.textPerVMANs.Load(), calib.textBaseNs.Load()}
+	defer func() {
+		calib.ioctlNs.Store(saved[0])
+		calib.textPerVMANs.Store(saved[1])
+		calib.textBaseNs.Store(saved[2])
+	}()
+	calib.ioctlNs.Store(1000)
+	calib.textPerVMANs.Store(100)
+	calib.textBaseNs.Store(1000)
 	got, s := queryAnswers(t, h, addrs, &Options{})
 	if s != StrategyIoctlThenText {
 		t.Errorf("%d VMAs touched: strategy %v, want ioctl-then-text", len(vmas), s)
