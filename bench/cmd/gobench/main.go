@@ -171,16 +171,17 @@ func runWorkload(out *printer, w *spec.Workload, all []contender) {
 	}
 }
 
-// allocsPerCall counts heap allocations per call over a few untimed calls.
+// allocsPerCall counts heap allocations per call over a few untimed calls
+// (as many as timed ones, at most 20: the smoke run makes one).
 func allocsPerCall(c contender, w *spec.Workload) float64 {
-	const calls = 20
+	calls := min(20, w.Iters)
 	var before, after runtime.MemStats
 	runtime.ReadMemStats(&before)
 	for i := range calls {
 		_ = call(c, w, i)
 	}
 	runtime.ReadMemStats(&after)
-	return float64(after.Mallocs-before.Mallocs) / calls
+	return float64(after.Mallocs-before.Mallocs) / float64(calls)
 }
 
 // distinctVMAs is the number of distinct VMAs in a contender's last query

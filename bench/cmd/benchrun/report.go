@@ -1,0 +1,382 @@
+package main
+
+import (
+	"fmt"
+	"math"
+	"os"
+	"os/exec"
+	"runtime"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/libprocmapq/libprocmapq/bench/internal/spec"
+)
+
+// contenderOrder is the column order of the tables; unknown contenders
+// (a future driver) follow in the order they appeared.
+var contenderOrder = []string{
+	"c-limit", "c-fastparse", "c-fscanf",
+	"cabi-ioctl", "cabi-text", "cabi-auto",
+	"go-ioctl", "go-text", "go-auto", "go-procfs",
+	"py-ioctl", "py-text", "py-auto",
+}
+
+// textContender reports whether c reads the maps text (for "× best text").
+func textContender(c string) bool {
+	return c == "c-fscanf" || c == "c-fastparse" || c == "go-procfs" || strings.HasSuffix(c, "-text")
+}
+
+var contenderAbout = map[string]string{
+	"c-limit":     "physical limit: plain C, one PROCMAP_QUERY per distinct VMA, kept fd",
+	"c-fastparse": "hand-written C text parser (perf style), pread into 64 KiB, kept fd",
+	"c-fscanf":    "the seed's fscanf text resolver (fopen per call, 4 KiB stdio buffer)",
+	"cabi-ioctl":  "libprocmapq through the C ABI, ioctl backend",
+	"cabi-text":   "libprocmapq through the C ABI, text backend",
+	"cabi-auto":   "libprocmapq through the C ABI, auto backend",
+	"go-ioctl":    "libprocmapq Go core called directly, ioctl backend",
+	"go-text":     "libprocmapq Go core called directly, text backend",
+	"go-auto":     "libprocmapq Go core called directly, auto backend",
+	"go-procfs":   "github.com/prometheus/procfs v0.23.0 ProcMaps() + walk of the sorted addresses",
+	"py-ioctl":    "Python ctypes binding, ioctl backend",
+	"py-text":     "Python ctypes binding, text backend",
+	"py-auto":     "Python ctypes binding, auto backend",
+}
+
+type stat struct {
+	median, p25, p75 float64
+	n                int
+}
+
+func stats(samples []float64) stat {
+	var s []float64
+	for _, v := range samples {
+		if v >= 0 {
+			s = append(s, v)
+		}
+	}
+	if len(s) == 0 {
+		return stat{}
+	}
+	slices.Sort(s)
+	q := func(p float64) float64 {
+		x := p * float64(len(s)-1)
+		i := int(x)
+		if i+1 >= len(s) {
+			return s[len(s)-1]
+		}
+		return s[i] + (x-float64(i))*(s[i+1]-s[i])
+	}
+	return stat{median: q(0.5), p25: q(0.25), p75: q(0.75), n: len(s)}
+}
+
+type row struct {
+	contender     string
+	st            stat
+	xLimit, xText float64 // 0 = not applicable
+	strategy      string
+	allocsPerCall string
+}
+
+type table struct {
+	w        *workload
+	rows     []row
+	bestText string
+	vmas     int // VMAs of the target (0 = own process)
+}
+
+type report struct {
+	machine    []string
+	tables     []table
+	contenders []string
+	res        *spec.Run
+}
+
+func (t *table) median(c string) float64 {
+	for _, r := range t.rows {
+		if r.contender == c {
+			return r.st.median
+		}
+	}
+	return 0
+}
+
+func buildReport(ws []*workload, res *spec.Run, machine []string, quick bool) *report {
+	rep := &report{machine: machine, res: res}
+	seen := map[string]bool{}
+	for _, c := range contenderOrder {
+		if slices.Contains(res.Order, c) {
+			rep.contenders = append(rep.contenders, c)
+			seen[c] = true
+		}
+	}
+	for _, c := range res.Order {
+		if !seen[c] {
+			rep.contenders = append(rep.contenders, c)
+		}
+	}
+	for _, w := range ws {
+		t := table{w: w}
+		if w.Target != nil {
+			t.vmas = len(w.Target.vmas)
+		}
+		samples := res.Samples[w.Name]
+		for _, c := range rep.contenders {
+			if s, ok := samples[c]; ok {
+				info := res.Info[w.Name][c]
+				t.rows = append(t.rows, row{contender: c, st: stats(s), strategy: info["strategy"], allocsPerCall: info["allocs"]})
+			}
+		}
+		limit := t.median("c-limit")
+		best := math.Inf(1)
+		for _, r := range t.rows {
+			if textContender(r.contender) && r.st.median > 0 && r.st.median < best {
+				best, t.bestText = r.st.median, r.contender
+			}
+		}
+		for i := range t.rows {
+			r := &t.rows[i]
+			if limit > 0 {
+				r.xLimit = r.st.median / limit
+			}
+			if t.bestText != "" {
+				r.xText = r.st.median / best
+			}
+		}
+		rep.tables = append(rep.tables, t)
+	}
+	return rep
+}
+
+// fmtNs prints a duration with three significant digits.
+func fmtNs(ns float64) string {
+	switch {
+	case ns <= 0:
+		return "–"
+	case ns < 1e3:
+		return fmt.Sprintf("%.0f ns", ns)
+	case ns < 1e4:
+		return fmt.Sprintf("%.2f µs", ns/1e3)
+	case ns < 1e5:
+		return fmt.Sprintf("%.1f µs", ns/1e3)
+	case ns < 1e6:
+		return fmt.Sprintf("%.0f µs", ns/1e3)
+	case ns < 1e7:
+		return fmt.Sprintf("%.2f ms", ns/1e6)
+	default:
+		return fmt.Sprintf("%.1f ms", ns/1e6)
+	}
+}
+
+func fmtRatio(x float64) string {
+	switch {
+	case x <= 0:
+		return "–"
+	case x < 10:
+		return fmt.Sprintf("%.2f×", x)
+	default:
+		return fmt.Sprintf("%.0f×", x)
+	}
+}
+
+// autoRow compares one implementation's auto backend with its best fixed
+// backend on one workload.
+type autoRow struct {
+	impl            string
+	auto, bestFixed float64
+	fixedName       string
+	strategy        string
+}
+
+func (t *table) autoRows() []autoRow {
+	var out []autoRow
+	for _, impl := range []string{"cabi", "go", "py"} {
+		auto := t.median(impl + "-auto")
+		io, tx := t.median(impl+"-ioctl"), t.median(impl+"-text")
+		if auto <= 0 || io <= 0 || tx <= 0 {
+			continue
+		}
+		r := autoRow{impl: impl, auto: auto, bestFixed: io, fixedName: "ioctl"}
+		if tx < io {
+			r.bestFixed, r.fixedName = tx, "text"
+		}
+		for _, rw := range t.rows {
+			if rw.contender == impl+"-auto" {
+				r.strategy = rw.strategy
+			}
+		}
+		out = append(out, r)
+	}
+	return out
+}
+
+// markdown renders the whole report.
+func (rep *report) markdown() string {
+	var b strings.Builder
+	b.WriteString(rep.summaryMarkdown())
+	b.WriteString("\n### Per workload\n\n")
+	b.WriteString("Median of all timed calls (pooled over the rounds), interquartile range, ratio to the physical limit (`c-limit`) and to the fastest text contender of the same workload, the strategy libprocmapq's last call used, and Go heap allocations per call.\n")
+	for _, t := range rep.tables {
+		fmt.Fprintf(&b, "\n#### `%s` — %s\n\n", t.w.Name, t.w.Title)
+		b.WriteString("| contender | median | IQR | × limit | × best text | strategy | allocs/call | calls |\n")
+		b.WriteString("|---|--:|--:|--:|--:|---|--:|--:|\n")
+		for _, r := range t.rows {
+			iqr := "–"
+			if r.st.median > 0 {
+				iqr = fmt.Sprintf("%s–%s", fmtNs(r.st.p25), fmtNs(r.st.p75))
+			}
+			name := r.contender
+			if r.contender == t.bestText {
+				name += " (best text)"
+			}
+			fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s | %s | %d |\n", name, fmtNs(r.st.median), iqr,
+				fmtRatio(r.xLimit), fmtRatio(r.xText), dash(r.strategy), dash(r.allocsPerCall), r.st.n)
+		}
+	}
+	b.WriteString("\n### Contenders\n\n")
+	for _, c := range rep.contenders {
+		fmt.Fprintf(&b, "- `%s`: %s\n", c, dash(contenderAbout[c]))
+	}
+	if len(rep.res.Notes) > 0 {
+		b.WriteString("\nNotes: " + strings.Join(rep.res.Notes, "; ") + "\n")
+	}
+	return b.String()
+}
+
+func dash(s string) string {
+	if s == "" {
+		return "–"
+	}
+	return s
+}
+
+// summaryMarkdown is what the README quotes: the machine, one line per
+// workload with every contender's median and ratio to the limit, auto
+// against the best fixed backend, and the C ABI's own costs.
+func (rep *report) summaryMarkdown() string {
+	var b strings.Builder
+	b.WriteString("Measured on: " + strings.Join(rep.machine, "; ") + ".\n\n")
+	b.WriteString("### Median time per call (× the physical limit `c-limit`)\n\n")
+	b.WriteString("| workload | VMAs |")
+	for _, c := range rep.contenders {
+		fmt.Fprintf(&b, " %s |", c)
+	}
+	b.WriteString("\n|---|--:|" + strings.Repeat("--:|", len(rep.contenders)) + "\n")
+	for _, t := range rep.tables {
+		vmas := "own"
+		if t.vmas > 0 {
+			vmas = fmt.Sprint(t.vmas)
+		}
+		fmt.Fprintf(&b, "| `%s` | %s |", t.w.Name, vmas)
+		for _, c := range rep.contenders {
+			cell := "–"
+			for _, r := range t.rows {
+				if r.contender == c && r.st.median > 0 {
+					cell = fmtNs(r.st.median)
+					if r.xLimit > 0 {
+						cell += " (" + fmtRatio(r.xLimit) + ")"
+					}
+					if c == t.bestText {
+						cell = "**" + cell + "**"
+					}
+				}
+			}
+			fmt.Fprintf(&b, " %s |", cell)
+		}
+		b.WriteString("\n")
+	}
+	b.WriteString("\nBold: the fastest text contender of the row. Own-process rows (`blazesym-*`) run in each driver's own process: the C driver's for `c-*`/`cabi-*`, the Go driver's (cgo, so libc is mapped too) for `go-*`.\n")
+
+	b.WriteString("\n### auto against the best fixed backend (issue 7)\n\n")
+	b.WriteString("Same implementation, same run: auto's median ÷ min(ioctl, text). Bound: ≤ 1.2× (≤ 2× on adversarial batches).\n\n")
+	b.WriteString("| workload | impl | auto | best fixed | ratio | auto's strategy | within bound |\n|---|---|--:|--:|--:|---|---|\n")
+	for _, t := range rep.tables {
+		for _, a := range t.autoRows() {
+			bound := 1.2
+			if t.w.Adversarial {
+				bound = 2
+			}
+			ok := "yes"
+			if a.auto/a.bestFixed > bound {
+				ok = fmt.Sprintf("**no** (> %.1f×)", bound)
+			}
+			fmt.Fprintf(&b, "| `%s` | %s | %s | %s (%s) | %s | %s | %s |\n", t.w.Name, a.impl, fmtNs(a.auto),
+				fmtNs(a.bestFixed), a.fixedName, fmtRatio(a.auto/a.bestFixed), dash(a.strategy), ok)
+		}
+	}
+	b.WriteString(rep.extrasMarkdown())
+	return b.String()
+}
+
+var extraAbout = []struct{ key, about string }{
+	{"syscall_getppid_ns", "reference: one getppid() system call"},
+	{"cabi_empty_batch_ns", "C ABI: `procmapq_query` with an empty batch (crossing into Go and back)"},
+	{"cabi_new_thread_first_call_ns", "C ABI: first call on a new thread (1-address query)"},
+	{"cabi_new_thread_second_call_ns", "C ABI: second call on that thread"},
+	{"load_dlopen_ns", "`dlopen` of libprocmapq.so (fresh process)"},
+	{"load_first_call_ns", "first call after `dlopen` (waits for the Go runtime to start)"},
+	{"load_dlopen_plus_first_call_ns", "`dlopen` + first call"},
+	{"load_first_open_query_close_ns", "then first open + 1-address query + close"},
+	{"load_rss_added_kib", "RSS added by loading + first calls (KiB)"},
+	{"load_vmsize_added_kib", "virtual size added (KiB)"},
+	{"load_threads_added", "threads added"},
+}
+
+func (rep *report) extrasMarkdown() string {
+	var b strings.Builder
+	b.WriteString("\n### Costs of the C ABI itself\n\n| what | median | runs |\n|---|--:|--:|\n")
+	rows := 0
+	for _, e := range extraAbout {
+		v := rep.res.Extras[e.key]
+		if len(v) == 0 {
+			continue
+		}
+		st := stats(v)
+		val := fmtNs(st.median)
+		if !strings.HasSuffix(e.key, "_ns") {
+			val = fmt.Sprintf("%.0f", st.median)
+		}
+		fmt.Fprintf(&b, "| %s | %s | %d |\n", e.about, val, st.n)
+		rows++
+	}
+	if rows == 0 {
+		return ""
+	}
+	return b.String()
+}
+
+// describeMachine says what the numbers were measured on.
+func describeMachine(res *spec.Run) []string {
+	var out []string
+	cpu, virt := "", "bare metal?"
+	if data, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for _, l := range strings.Split(string(data), "\n") {
+			k, v, _ := strings.Cut(l, ":")
+			k, v = strings.TrimSpace(k), strings.TrimSpace(v)
+			if k == "model name" && cpu == "" {
+				cpu = v
+			}
+			if k == "flags" && strings.Contains(" "+v+" ", " hypervisor ") {
+				virt = "VM"
+			}
+		}
+	}
+	out = append(out, fmt.Sprintf("%d-core %s %s (%s)", runtime.NumCPU(), runtime.GOARCH, virt, cpu))
+	if data, err := os.ReadFile("/proc/meminfo"); err == nil {
+		var kb int
+		fmt.Sscanf(strings.SplitN(string(data), "\n", 2)[0], "MemTotal: %d kB", &kb)
+		out = append(out, fmt.Sprintf("%.0f GiB RAM", float64(kb)/(1<<20)))
+	}
+	if rel, err := os.ReadFile("/proc/sys/kernel/osrelease"); err == nil {
+		out = append(out, "Linux "+strings.TrimSpace(string(rel)))
+	}
+	if v := res.Extras["syscall_getppid_ns"]; len(v) > 0 {
+		out = append(out, "getppid() "+fmtNs(stats(v).median))
+	}
+	out = append(out, runtime.Version())
+	if gcc, err := exec.Command("gcc", "-dumpfullversion").Output(); err == nil {
+		out = append(out, "gcc "+strings.TrimSpace(string(gcc)))
+	}
+	out = append(out, time.Now().UTC().Format("2006-01-02"))
+	return out
+}

@@ -1,0 +1,48 @@
+# bench/rules.mk - the side-by-side benchmark harness (issue 6), included by
+# the top-level Makefile.
+#
+#   make bench                      every workload, ≤ 5 minutes; tables in
+#                                   bench/out/results.md, plot in bench/out/results.svg
+#   make bench BENCH_ONLY=dense     only the workloads matching a regexp
+#                                   (e.g. 'procfs_query|adv-'), seconds
+#   make bench-publish              also rewrite bench/RESULTS.md,
+#                                   bench/results.svg and the README section
+#   make bench-smoke                (in make test) every contender once on
+#                                   every workload; fails if answers differ
+#
+# BENCH_FLAGS passes more benchrun flags (-rounds N, -budget 0.5, -seed N).
+
+BENCH_BUILD  := $(BUILD)/bench
+BENCH_DRIVER := $(BENCH_BUILD)/driver
+BENCH_GO     := $(BENCH_BUILD)/gobench
+BENCH_RUN    := $(BENCH_BUILD)/benchrun
+BENCH_ONLY   ?=
+BENCH_FLAGS  ?=
+BENCH_ARGS    = -c-driver $(BENCH_DRIVER) -go-driver $(BENCH_GO) -lib $(LIB_SO) \
+	$(if $(BENCH_ONLY),-only '$(BENCH_ONLY)') $(BENCH_FLAGS)
+
+.PHONY: bench-run bench-smoke bench-publish bench-binaries
+
+$(BENCH_DRIVER): bench/c/driver.c bench/c/plain.c bench/c/cabi.c bench/c/bench.h $(INCLUDE_DIR)/procmapq.h
+	@mkdir -p $(BENCH_BUILD)
+	@echo "  CC      $@"
+	$(Q)$(CC) $(CFLAGS) -I$(INCLUDE_DIR) -o $@ bench/c/driver.c bench/c/plain.c bench/c/cabi.c -ldl -lpthread
+
+# The Go programs live in their own module (bench/go.mod) so that
+# prometheus/procfs stays out of the library's dependencies; go build's
+# cache makes rebuilding them cheap.
+bench-binaries: $(BENCH_DRIVER)
+	$(Q)cd bench && $(GO) build -buildvcs=false -o ../$(BENCH_GO) ./cmd/gobench
+	$(Q)cd bench && $(GO) build -buildvcs=false -o ../$(BENCH_RUN) ./cmd/benchrun
+
+bench-run: lib bench-binaries ## the side-by-side benchmark (BENCH_ONLY=regexp for some workloads)
+	$(Q)$(BENCH_RUN) $(BENCH_ARGS)
+
+bench-publish: lib bench-binaries ## run the benchmark and rewrite bench/RESULTS.md, bench/results.svg, README section
+	$(Q)$(BENCH_RUN) -publish $(BENCH_ARGS)
+
+bench-smoke: lib bench-binaries ## every benchmark contender once; fails unless all answers agree
+	$(Q)$(BENCH_RUN) -quick $(BENCH_ARGS)
+
+BENCH_TARGETS += bench-run
+TEST_TARGETS  += bench-smoke
