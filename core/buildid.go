@@ -2,6 +2,7 @@ package core
 
 import (
 	"bytes"
+	"fmt"
 	"strconv"
 	"sync"
 	"syscall"
@@ -272,3 +273,51 @@ func openPath(path []byte) (int, syscall.Errno) {
 
 // atFDCWD is AT_FDCWD (-100) as a syscall argument.
 const atFDCWD = ^uintptr(-unix.AT_FDCWD - 1)
+
+// compareBuildIDs adds to r, once per mapped file, how the build ID the
+// kernel reported in the ioctl walk compares with the one in the file:
+// DiffBuildIDTooLong (expected) when the kernel has none because the
+// file's is longer than 20 bytes or only in a section, DiffBuildID when
+// they differ otherwise (two GNU notes, or a 6.11 kernel that missed a
+// note outside the page cache). Files that cannot be found and verified
+// are not classified.
+func (h *Handle) compareBuildIDs(ioctl []VMA, r *CompareReport) {
+	var sc fileScratch
+	t := fileTarget{procRoot: h.procRoot, pid: h.pid, cached: true}
+	type fileID struct {
+		major, minor uint32
+		ino          uint64
+	}
+	seen := map[fileID]bool{}
+	for i := range ioctl {
+		v := &ioctl[i]
+		id := fileID{v.DevMajor, v.DevMinor, v.Inode}
+		if (v.Kind != KindFile && v.Kind != KindDeletedFile) || seen[id] {
+			continue
+		}
+		seen[id] = true
+		t.vma = v
+		f, _ := sc.lookupFile(&t)
+		if f == nil || !f.isELF {
+			continue
+		}
+		kind, detail, differ := classifyBuildIDs(v.BuildID, f)
+		if differ {
+			c := v.Clone()
+			r.add(Difference{Kind: kind, Ioctl: &c, Detail: detail})
+		}
+	}
+}
+
+// classifyBuildIDs compares the kernel's build ID with a file's.
+func classifyBuildIDs(kernel []byte, f *fileFacts) (kind DiffKind, detail string, differ bool) {
+	switch {
+	case bytes.Equal(kernel, f.buildID):
+		return 0, "", false
+	case len(kernel) == 0 && len(f.buildID) > buildIDMax:
+		return DiffBuildIDTooLong, fmt.Sprintf("file has a %d-byte build ID %x", len(f.buildID), f.buildID), true
+	case len(kernel) == 0 && f.buildIDInSection:
+		return DiffBuildIDTooLong, fmt.Sprintf("file's build ID %x is in a section outside PT_NOTE", f.buildID), true
+	}
+	return DiffBuildID, fmt.Sprintf("kernel %x, file %x", kernel, f.buildID), true
+}

@@ -154,13 +154,14 @@ func (h *Handle) Compare(opts *CompareOptions) (*CompareReport, error) {
 		if err := h.Enumerate(&Options{Backend: BackendText}, &before); err != nil {
 			return nil, err
 		}
-		if err := h.Enumerate(&Options{Backend: BackendIoctl}, &walk); err != nil {
+		if err := h.Enumerate(&Options{Backend: BackendIoctl, BuildIDs: true}, &walk); err != nil {
 			return nil, err
 		}
 		if err := h.Enumerate(&Options{Backend: BackendText}, &after); err != nil {
 			return nil, err
 		}
 		rep = compareVMAs(before.VMAs, walk.VMAs)
+		h.compareBuildIDs(walk.VMAs, rep) // buildid.go
 		rep.Pid, rep.Attempts = h.pid, attempt
 		rep.Settled = sameVMAs(before.VMAs, after.VMAs) && len(rep.Mismatches) == 0
 		if rep.Settled {

@@ -70,6 +70,7 @@ type elfInfo struct {
 
 // elfScratch is readELF's reusable memory.
 type elfScratch struct {
+	header  [elfHeaderSize]byte // here, not on the stack: it escapes through preader
 	buf     []byte
 	loads   []loadSegment
 	regions [elfMaxNoteRegions][2]uint64 // note regions already scanned
@@ -94,15 +95,14 @@ type elfHeader struct {
 // bytes, searched in PT_NOTE segments first, then in SHT_NOTE sections.
 func readELF(r preader, size uint64, wantBuildID, wantLoads bool, sc *elfScratch) (elfInfo, error) {
 	var info elfInfo
-	var hb [elfHeaderSize]byte
 	if size < 52 {
 		return info, errNotELF
 	}
-	n, _ := r.ReadAt(hb[:], 0)
+	n, _ := r.ReadAt(sc.header[:], 0)
 	if n < 52 {
 		return info, errNotELF
 	}
-	hdr, err := parseELFHeader(hb[:n], size)
+	hdr, err := parseELFHeader(sc.header[:n], size)
 	if err != nil {
 		return info, err
 	}

@@ -658,3 +658,35 @@ func TestNormalizeAllocs(t *testing.T) {
 		}
 	}
 }
+
+// TestCompareBuildIDs: Compare classifies, per file, a build ID the
+// kernel cannot report (32 bytes, section only) as expected and a real
+// disagreement (two GNU notes) as a mismatch; matching files add nothing.
+func TestCompareBuildIDs(t *testing.T) {
+	skipWithoutIoctl(t, BackendIoctl)
+	f := needELFFixtures(t)
+	var libs []string
+	for _, n := range f.order {
+		libs = append(libs, f.libs[n].path)
+	}
+	p := startLoader(t, f, nil, libs...)
+	h, err := Open(p.pid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	rep, err := h.Compare(&CompareOptions{RetryDelay: time.Millisecond})
+	if err != nil {
+		t.Fatalf("%v\n%v", err, rep)
+	}
+	got := map[string]DiffKind{}
+	for _, d := range append(append([]Difference(nil), rep.Expected...), rep.Mismatches...) {
+		if d.Kind == DiffBuildID || d.Kind == DiffBuildIDTooLong {
+			got[filepath.Base(string(d.Ioctl.Name))] = d.Kind
+		}
+	}
+	want := map[string]DiffKind{"liblong32.so": DiffBuildIDTooLong, "libsection.so": DiffBuildIDTooLong, "libtwo.so": DiffBuildID}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("build-ID differences %v, want %v\n%v", got, want, rep)
+	}
+}
