@@ -2,6 +2,7 @@ package main
 
 /*
 #include <stddef.h>
+#include "internal.h"
 */
 import "C"
 
@@ -100,8 +101,11 @@ const maxStructSize = 4096
 // bytes, zeroed by the caller) with the kernel's copy_struct_from_user
 // rule: a smaller struct is zero-extended; a larger one is accepted only if
 // the tail this library does not know is zero (else E2BIG). minSize is the
-// smallest size accepted. It returns the caller's size.
-func (c *call) copyIn(what string, src, dst unsafe.Pointer, known, minSize uintptr) (uint64, error) {
+// smallest size accepted. ptrFields are the offsets of the struct's pointer
+// fields: each must be NULL or at least minPointer (else EFAULT) before the
+// bytes reach dst, whose type tells the Go runtime they are pointers (see
+// minPointer). It returns the caller's size.
+func (c *call) copyIn(what string, src, dst unsafe.Pointer, known, minSize uintptr, ptrFields ...uintptr) (uint64, error) {
 	usize := *(*uint64)(src)
 	if usize < uint64(minSize) {
 		return 0, c.errorf(syscall.EINVAL, "%s size %d is below the minimum %d (set size = sizeof(struct %s))", what, usize, minSize, what)
@@ -109,8 +113,6 @@ func (c *call) copyIn(what string, src, dst unsafe.Pointer, known, minSize uintp
 	if usize > maxStructSize {
 		return 0, c.errorf(syscall.E2BIG, "%s size %d is over %d", what, usize, maxStructSize)
 	}
-	n := min(uintptr(usize), known)
-	copy(unsafe.Slice((*byte)(dst), n), unsafe.Slice((*byte)(src), n))
 	if uintptr(usize) > known {
 		tail := unsafe.Slice((*byte)(unsafe.Add(src, known)), uintptr(usize)-known)
 		for i, b := range tail {
@@ -120,8 +122,27 @@ func (c *call) copyIn(what string, src, dst unsafe.Pointer, known, minSize uintp
 			}
 		}
 	}
+	// Stage the bytes in pointer-free memory until the pointers are checked.
+	var raw [maxKnownStruct]byte
+	n := min(uintptr(usize), known)
+	copy(raw[:n], unsafe.Slice((*byte)(src), n))
+	for _, off := range ptrFields {
+		if p := *(*uintptr)(unsafe.Pointer(&raw[off])); p != 0 && p < minPointer {
+			return 0, c.errorf(syscall.EFAULT, "%s: bad pointer %#x at offset %d", what, p, off)
+		}
+	}
+	copy(unsafe.Slice((*byte)(dst), n), raw[:n])
 	return usize, nil
 }
+
+// minPointer is the lowest address a caller's pointer may hold: the Go
+// runtime aborts ("invalid pointer found on stack") if a pointer-typed value
+// below it sits on a Go stack. The C shim checks pointer arguments; copyIn
+// checks pointers inside structs.
+const minPointer = C.PMQ_MIN_POINTER
+
+// maxKnownStruct bounds the size of any public input struct.
+const maxKnownStruct = 128
 
 // copyOut writes back the first min(usize, known) bytes of an in/out
 // struct: out fields a smaller (older) caller does not have are skipped.

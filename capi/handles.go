@@ -17,6 +17,16 @@ import (
 	"github.com/libprocmapq/libprocmapq/core"
 )
 
+// Every input struct must fit copyIn's staging buffer (compile-time check:
+// a negative array length fails the build).
+var (
+	_ [maxKnownStruct - C.sizeof_struct_procmapq_open_opts]byte
+	_ [maxKnownStruct - C.sizeof_struct_procmapq_query_opts]byte
+	_ [maxKnownStruct - C.sizeof_struct_procmapq_vma_buf]byte
+	_ [maxKnownStruct - C.sizeof_struct_procmapq_compare_opts]byte
+	_ [maxKnownStruct - C.sizeof_struct_procmapq_normalize_opts]byte
+)
+
 // handle is what a C struct procmapq stands for. mu serializes calls on
 // the handle so that its reused scratch results are never shared.
 type handle struct {
@@ -59,7 +69,7 @@ func (c *call) openOpts(p *C.struct_procmapq_open_opts, allowPid bool) (*core.Op
 	}
 	var co C.struct_procmapq_open_opts
 	if _, err := c.copyIn("procmapq_open_opts", unsafe.Pointer(p), unsafe.Pointer(&co),
-		C.sizeof_struct_procmapq_open_opts, 8); err != nil {
+		C.sizeof_struct_procmapq_open_opts, 8, unsafe.Offsetof(co.proc_root)); err != nil {
 		return nil, err
 	}
 	if err := c.checkFlags("procmapq_open_opts.flags", uint32(co.flags), 0); err != nil {

@@ -16,6 +16,12 @@ struct procmapq {
 	uint64_t id;
 };
 
+/* Lowest address a caller's pointer may hold. The first page is never
+ * mapped, and the Go runtime aborts the process if a pointer-typed value
+ * below it sits on a Go stack, so such pointers are refused (-EFAULT)
+ * before Go holds them. */
+#define PMQ_MIN_POINTER 4096
+
 /* Size of the per-thread message buffer behind procmapq_last_error(). */
 #define PMQ_MSG_MAX 512
 

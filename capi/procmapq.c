@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -58,14 +59,31 @@ static int enter(const char *fn)
 	return 0;
 }
 
-#define ENTER(fn)                                   \
+#define ENTER()                                     \
 	do {                                        \
-		int enter_rc_ = enter(fn);          \
+		int enter_rc_ = enter(__func__);    \
 		if (enter_rc_ < 0)                  \
 			return result(enter_rc_);   \
 	} while (0)
 
 #define MSG last_error, sizeof(last_error)
+
+/* bad_pointer refuses a non-NULL pointer below PMQ_MIN_POINTER before Go
+ * sees it (see internal.h): the first page is never mapped, so it is a
+ * bad address anyway. */
+static int bad_pointer(const char *fn, const void *p)
+{
+	if ((uintptr_t)p == 0 || (uintptr_t)p >= PMQ_MIN_POINTER)
+		return 0;
+	snprintf(last_error, sizeof(last_error), "%s: bad address %p in an argument", fn, p);
+	return 1;
+}
+
+#define CHECK_PTR(p)                                \
+	do {                                        \
+		if (bad_pointer(__func__, p))       \
+			return result(-EFAULT);     \
+	} while (0)
 
 uint32_t procmapq_version(void)
 {
@@ -107,26 +125,33 @@ const char *procmapq_strerror(int err)
 
 int procmapq_supports_procmap_query(void)
 {
-	ENTER("procmapq_supports_procmap_query");
+	ENTER();
 	return result(pmqGoSupports(MSG));
 }
 
 int procmapq_open(int pid, const struct procmapq_open_opts *opts, struct procmapq **out)
 {
-	ENTER("procmapq_open");
+	ENTER();
+	CHECK_PTR(opts);
+	CHECK_PTR(out);
 	return result(pmqGoOpen(pid, (struct procmapq_open_opts *)opts, out, MSG));
 }
 
 int procmapq_open_fd(int fd, const struct procmapq_open_opts *opts, struct procmapq **out)
 {
-	ENTER("procmapq_open_fd");
+	ENTER();
+	CHECK_PTR(opts);
+	CHECK_PTR(out);
 	return result(pmqGoOpenFD(fd, (struct procmapq_open_opts *)opts, out, MSG));
 }
 
 int procmapq_open_text(const char *text, size_t len, const struct procmapq_open_opts *opts,
 		       struct procmapq **out)
 {
-	ENTER("procmapq_open_text");
+	ENTER();
+	CHECK_PTR(text);
+	CHECK_PTR(opts);
+	CHECK_PTR(out);
 	return result(pmqGoOpenText((char *)text, len, (struct procmapq_open_opts *)opts, out, MSG));
 }
 
@@ -136,19 +161,22 @@ int procmapq_close(struct procmapq *h)
 		last_error[0] = '\0';
 		return 0;
 	}
-	ENTER("procmapq_close");
+	ENTER();
+	CHECK_PTR(h);
 	return result(pmqGoClose(h, MSG));
 }
 
 int procmapq_reopen(struct procmapq *h)
 {
-	ENTER("procmapq_reopen");
+	ENTER();
+	CHECK_PTR(h);
 	return result(pmqGoReopen(h, MSG));
 }
 
 int procmapq_pid(const struct procmapq *h)
 {
-	ENTER("procmapq_pid");
+	ENTER();
+	CHECK_PTR(h);
 	return result(pmqGoPid((struct procmapq *)h, MSG));
 }
 
@@ -156,7 +184,12 @@ int procmapq_query(struct procmapq *h, const uint64_t *addrs, size_t n,
 		   const struct procmapq_query_opts *opts, struct procmapq_lookup *lookups,
 		   struct procmapq_vma_buf *out)
 {
-	ENTER("procmapq_query");
+	ENTER();
+	CHECK_PTR(h);
+	CHECK_PTR(addrs);
+	CHECK_PTR(opts);
+	CHECK_PTR(lookups);
+	CHECK_PTR(out);
 	return result(pmqGoQuery(h, (uint64_t *)addrs, n, (struct procmapq_query_opts *)opts,
 				 lookups, out, MSG));
 }
@@ -164,14 +197,20 @@ int procmapq_query(struct procmapq *h, const uint64_t *addrs, size_t n,
 int procmapq_enumerate(struct procmapq *h, const struct procmapq_query_opts *opts,
 		       struct procmapq_vma_buf *out)
 {
-	ENTER("procmapq_enumerate");
+	ENTER();
+	CHECK_PTR(h);
+	CHECK_PTR(opts);
+	CHECK_PTR(out);
 	return result(pmqGoEnumerate(h, (struct procmapq_query_opts *)opts, out, MSG));
 }
 
 int procmapq_compare(struct procmapq *h, const struct procmapq_compare_opts *opts,
 		     struct procmapq_compare_report **out)
 {
-	ENTER("procmapq_compare");
+	ENTER();
+	CHECK_PTR(h);
+	CHECK_PTR(opts);
+	CHECK_PTR(out);
 	return result(pmqGoCompare(h, (struct procmapq_compare_opts *)opts, out, MSG));
 }
 
@@ -183,7 +222,11 @@ void procmapq_compare_report_free(struct procmapq_compare_report *report)
 int procmapq_normalize(struct procmapq *h, const uint64_t *addrs, size_t n,
 		       const struct procmapq_normalize_opts *opts, struct procmapq_normalized **out)
 {
-	ENTER("procmapq_normalize");
+	ENTER();
+	CHECK_PTR(h);
+	CHECK_PTR(addrs);
+	CHECK_PTR(opts);
+	CHECK_PTR(out);
 	return result(pmqGoNormalize(h, (uint64_t *)addrs, n, (struct procmapq_normalize_opts *)opts,
 				     out, MSG));
 }

@@ -61,7 +61,7 @@ func (c *call) vmaBuf(p *C.struct_procmapq_vma_buf, buf *C.struct_procmapq_vma_b
 		return 0, c.errorf(syscall.EINVAL, "out is NULL")
 	}
 	usize, err := c.copyIn("procmapq_vma_buf", unsafe.Pointer(p), unsafe.Pointer(buf),
-		C.sizeof_struct_procmapq_vma_buf, vmaBufMin)
+		C.sizeof_struct_procmapq_vma_buf, vmaBufMin, unsafe.Offsetof(buf.vmas), unsafe.Offsetof(buf.names))
 	if err != nil {
 		return 0, err
 	}
