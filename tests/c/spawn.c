@@ -24,6 +24,9 @@ static void free_target(struct spawned_target *t)
 	free(t->maps);
 	t->maps = NULL;
 	t->map_count = 0;
+	if (t->from_child)
+		fclose(t->from_child);
+	t->from_child = NULL;
 	if (t->to_child >= 0)
 		close(t->to_child);
 	t->to_child = -1;
@@ -92,9 +95,8 @@ int target_spawn(struct spawned_target *t, const char *const *args)
 			ready = 1;
 		}
 	}
-	/* The target never writes after "ready" unless told to exec; its
-	 * stdout pipe is not needed any more. */
-	fclose(f);
+	/* Kept open: after "exec" the target prints "ready" again. */
+	t->from_child = f;
 	if (!ready) {
 		fprintf(stderr, "spawn: %s exited before it was ready\n", path);
 		target_kill(t, 0);
@@ -111,22 +113,40 @@ const struct target_mapping *target_mapping_find(const struct spawned_target *t,
 	return NULL;
 }
 
+/* write_ignoring_sigpipe writes to the target's stdin. If the target is
+ * already gone the write raises SIGPIPE: block it for this write and drop
+ * it, so a dead target cannot kill the test. */
+static ssize_t write_ignoring_sigpipe(int fd, const char *s)
+{
+	sigset_t pipe_set, old;
+	sigemptyset(&pipe_set);
+	sigaddset(&pipe_set, SIGPIPE);
+	pthread_sigmask(SIG_BLOCK, &pipe_set, &old);
+	ssize_t n = write(fd, s, strlen(s));
+	if (n < 0 && errno == EPIPE) {
+		const struct timespec no_wait = {0, 0};
+		sigtimedwait(&pipe_set, NULL, &no_wait);
+	}
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	return n;
+}
+
+int target_exec(struct spawned_target *t)
+{
+	if (write_ignoring_sigpipe(t->to_child, "exec\n") != 5)
+		return -EPIPE;
+	char line[256];
+	while (fgets(line, sizeof line, t->from_child))
+		if (strncmp(line, "ready ", 6) == 0)
+			return 0;
+	return -ECHILD;
+}
+
 int target_end(struct spawned_target *t)
 {
 	int status = -1;
 	if (t->pid > 0) {
-		/* "exit" ends it. If it is already gone the write raises SIGPIPE:
-		 * block it for this write and drop it, so a dead target cannot
-		 * kill the test. */
-		sigset_t pipe_set, old;
-		sigemptyset(&pipe_set);
-		sigaddset(&pipe_set, SIGPIPE);
-		pthread_sigmask(SIG_BLOCK, &pipe_set, &old);
-		if (write(t->to_child, "exit\n", 5) < 0 && errno == EPIPE) {
-			const struct timespec no_wait = {0, 0};
-			sigtimedwait(&pipe_set, NULL, &no_wait);
-		}
-		pthread_sigmask(SIG_SETMASK, &old, NULL);
+		write_ignoring_sigpipe(t->to_child, "exit\n");
 		close(t->to_child);
 		t->to_child = -1;
 		int st;

@@ -5,6 +5,7 @@
 #define SPAWN_H
 
 #include <stdint.h>
+#include <stdio.h>
 #include <sys/types.h>
 
 struct target_mapping {
@@ -15,6 +16,7 @@ struct target_mapping {
 struct spawned_target {
 	pid_t pid;
 	int to_child;   /* write end of its stdin; closing it ends the target */
+	FILE *from_child; /* its stdout, after the "ready" line */
 	struct target_mapping *maps;
 	size_t map_count;
 	int maps_fd;    /* the fd number "-o" reported in the target, or -1 */
@@ -31,6 +33,11 @@ int target_spawn(struct spawned_target *t, const char *const *args);
 
 /* target_mapping_find returns the mapping labelled label, or NULL. */
 const struct target_mapping *target_mapping_find(const struct spawned_target *t, const char *label);
+
+/* target_exec makes the target exec itself (same pid, new address space,
+ * no special mappings) and waits until it is ready again. Returns 0 or
+ * -errno. The mapping list is then stale. */
+int target_exec(struct spawned_target *t);
 
 /* target_end asks the target to exit, waits for it and frees t. Returns
  * its exit status, or -1 if it did not exit normally. */
