@@ -91,6 +91,51 @@ type fileScratch struct {
 	rd    fdReader
 	elf   elfScratch
 	facts fileFacts // uncached results
+
+	// The vDSO image last read from memory.
+	vdso               fileFacts
+	vdsoOK             bool
+	vdsoPid            int
+	vdsoStart, vdsoEnd uint64
+	vdsoRoot           string
+	mem                memReader
+}
+
+// memReader reads the target's memory through /proc/<pid>/mem from base.
+type memReader struct {
+	fd   int
+	base uint64
+}
+
+func (r *memReader) ReadAt(p []byte, off int64) (int, error) {
+	n, err := unix.Pread(r.fd, p, int64(r.base+uint64(off)))
+	if n < 0 {
+		n = 0
+	}
+	return n, err
+}
+
+// readMemoryELF reads the ELF image mapped at [start, start+size) of pid
+// (the vDSO) into sc.vdso.
+func (sc *fileScratch) readMemoryELF(procRoot string, pid int, start, size uint64) bool {
+	p := append(sc.path[:0], procRoot...)
+	p = append(p, '/')
+	p = strconv.AppendInt(p, int64(pid), 10)
+	sc.path = append(append(p, "/mem"...), 0)
+	fd, en := openPath(sc.path)
+	if en != 0 {
+		return false
+	}
+	defer unix.Close(fd)
+	sc.mem = memReader{fd: fd, base: start}
+	info, err := readELF(&sc.mem, size, true, true, &sc.elf)
+	if err != nil {
+		return false
+	}
+	sc.vdso.buildID = append(sc.vdso.buildID[:0], info.BuildID...)
+	sc.vdso.loads = append(sc.vdso.loads[:0], info.Loads...)
+	sc.vdso.isELF = true
+	return true
 }
 
 type fdReader struct{ fd int }

@@ -81,9 +81,12 @@ const (
 	// BuildIDFile: read from the mapped file by this package (any length;
 	// PT_NOTE segments first, then SHT_NOTE sections).
 	BuildIDFile BuildIDSource = 2
+	// BuildIDMemory: read from the target's memory (the vDSO image, which
+	// has no file), through /proc/<pid>/mem.
+	BuildIDMemory BuildIDSource = 3
 )
 
-var buildIDSourceNames = [...]string{"none", "kernel", "file"}
+var buildIDSourceNames = [...]string{"none", "kernel", "file", "memory"}
 
 func (s BuildIDSource) String() string {
 	if int(s) < len(buildIDSourceNames) {
@@ -104,7 +107,8 @@ const (
 	// the kernel had no build ID, and no file matching the mapping's
 	// device and inode could be opened (no privilege for map_files, the
 	// file was deleted or replaced, another mount namespace without
-	// access, ...). BuildID is then empty and outputs have no VirtAddr.
+	// access, ...), or for the vDSO, its memory could not be read.
+	// BuildID is then empty and outputs have no VirtAddr.
 	MetaFileUnavailable
 	// MetaDevUnverified: the file was opened by path and its inode matches
 	// the mapping but its device number does not. On btrfs stat() reports
@@ -138,7 +142,8 @@ type Meta struct {
 
 // NormOutput is the normalized form of one input address.
 type NormOutput struct {
-	// FileOffset is addr - vma.Start + vma.Offset for MetaELF and MetaVDSO;
+	// FileOffset is addr - vma.Start + vma.Offset for MetaELF and MetaVDSO
+	// (for the vDSO: the offset in its image);
 	// for MetaUnknown it is the input address unchanged (as in blazesym).
 	FileOffset uint64
 	// VirtAddr is the ELF virtual address (as in the file's symbol tables)
@@ -162,10 +167,12 @@ type NormalizeOptions struct {
 	// internal sort. Unsorted input is still answered correctly.
 	Sorted bool
 	// BuildIDs asks for build IDs: the kernel's when the ioctl backend
-	// reports one, otherwise read from the mapped file.
+	// reports one, otherwise read from the mapped file; for the vDSO, read
+	// from the target's memory (needs the ptrace access /proc/<pid>/mem
+	// requires; without it the vDSO meta has no build ID).
 	BuildIDs bool
 	// VirtAddrs asks for [NormOutput.VirtAddr] (reads the files' program
-	// headers).
+	// headers, and the vDSO's from memory).
 	VirtAddrs bool
 	// NoMapFiles skips /proc/<pid>/map_files when opening mapped files (it
 	// needs CAP_SYS_ADMIN; without it each attempt costs a failed open).
@@ -229,6 +236,9 @@ func (o *NormalizeOptions) validate() error {
 // come from the files only; a forced ioctl backend fails with
 // [ErrNotSupported].
 func (h *Handle) Normalize(addrs []uint64, opts *NormalizeOptions, res *Normalized) error {
+	if h == nil {
+		return errNilHandle("normalize")
+	}
 	var o NormalizeOptions
 	if opts != nil {
 		o = *opts
@@ -296,6 +306,10 @@ func (res *Normalized) readFiles(h *Handle, o *NormalizeOptions) {
 	for i := range res.Metas {
 		m := &res.Metas[i]
 		res.metaLoads[i] = [2]uint32{}
+		if m.Kind == MetaVDSO {
+			res.readVDSO(h, pid, i, o)
+			continue
+		}
 		if m.Kind != MetaELF {
 			continue
 		}
@@ -328,12 +342,39 @@ func (res *Normalized) readFiles(h *Handle, o *NormalizeOptions) {
 	// which holds the same bytes: nothing to fix up.
 }
 
+// readVDSO completes the vDSO meta i from the target's memory. The image
+// is read once per (pid, range) and kept in res: it does not change while
+// the process lives.
+func (res *Normalized) readVDSO(h *Handle, pid, i int, o *NormalizeOptions) {
+	m := &res.Metas[i]
+	v := &res.q.VMAs[res.metaVMA[i]]
+	fs := res.files
+	if fs.vdsoPid != pid || fs.vdsoStart != v.Start || fs.vdsoEnd != v.End || fs.vdsoRoot != h.procRoot {
+		fs.vdsoPid, fs.vdsoStart, fs.vdsoEnd, fs.vdsoRoot = pid, v.Start, v.End, h.procRoot
+		fs.vdsoOK = pid > 0 && fs.readMemoryELF(h.procRoot, pid, v.Start, v.End-v.Start)
+	}
+	if !fs.vdsoOK {
+		m.Flags |= MetaFileUnavailable
+		return
+	}
+	if o.BuildIDs && len(fs.vdso.buildID) > 0 {
+		start := len(res.arena)
+		res.arena = append(res.arena, fs.vdso.buildID...)
+		m.BuildID, m.BuildIDSource = res.arena[start:len(res.arena):len(res.arena)], BuildIDMemory
+	}
+	if o.VirtAddrs {
+		start := len(res.loads)
+		res.loads = append(res.loads, fs.vdso.loads...)
+		res.metaLoads[i] = [2]uint32{uint32(start), uint32(len(res.loads))}
+	}
+}
+
 // addVirtAddrs sets VirtAddr from the PT_LOAD segment whose file range
 // holds the offset (p_filesz, not p_memsz: bss has no file offset).
 func (res *Normalized) addVirtAddrs() {
 	for i := range res.Outputs {
 		out := &res.Outputs[i]
-		if res.Metas[out.Meta].Kind != MetaELF {
+		if res.Metas[out.Meta].Kind == MetaUnknown {
 			continue
 		}
 		r := res.metaLoads[out.Meta]

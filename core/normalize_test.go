@@ -118,7 +118,7 @@ func loaderCases(t *testing.T, f *elfFixtures, p *loaderProc, libPaths map[strin
 		normCase{label: "local", addr: p.addrs["local"] + 3, kind: MetaELF, path: f.loader, fileID: f.loaderID, kernelID: f.loaderID, vaddr: f.localVaddr + 3},
 		normCase{label: "fopen", addr: p.addrs["fopen"], kind: MetaELF, path: libc, fileID: libcID, kernelID: libcID},
 		normCase{label: "chdir", addr: p.addrs["chdir"], kind: MetaELF, path: libc, fileID: libcID, kernelID: libcID},
-		normCase{label: "vdso", addr: p.addrs["vdso"] + 0x10, kind: MetaVDSO, offset: 0x10},
+		vdsoCase(t, p),
 		normCase{label: "jit", addr: p.addrs["jit"] + 5, kind: MetaUnknown, reason: UnknownAnonymous, offset: p.addrs["jit"] + 5},
 		normCase{label: "gap", addr: p.addrs["gap"] + 8, kind: MetaUnknown, reason: UnknownUnmapped, offset: p.addrs["gap"] + 8},
 		normCase{label: "heap", addr: p.addrs["heap"], kind: MetaUnknown, reason: UnknownUnsupported, offset: p.addrs["heap"]},
@@ -126,6 +126,44 @@ func loaderCases(t *testing.T, f *elfFixtures, p *loaderProc, libPaths map[strin
 		normCase{label: "above", addr: 0xffffffffffffff00, kind: MetaUnknown, reason: UnknownUnmapped, offset: 0xffffffffffffff00},
 	)
 	return cs
+}
+
+// vdsoCase dumps the target's vDSO to a file and asks readelf and nm for
+// its build ID and the virtual address of an offset in it.
+func vdsoCase(t *testing.T, p *loaderProc) normCase {
+	t.Helper()
+	start := p.addrs["vdso"]
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/maps", p.pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var end uint64
+	for _, line := range strings.Split(string(b), "\n") {
+		if strings.HasSuffix(line, "[vdso]") {
+			r := strings.SplitN(strings.Fields(line)[0], "-", 2)
+			s, _ := strconv.ParseUint(r[0], 16, 64)
+			end, _ = strconv.ParseUint(r[1], 16, 64)
+			if s != start {
+				t.Fatalf("[vdso] at %#x, AT_SYSINFO_EHDR %#x", s, start)
+			}
+		}
+	}
+	dump := filepath.Join(t.TempDir(), "vdso.so")
+	if err := os.WriteFile(dump, memAt(t, p.pid, start, int(end-start)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	id, err := readelfBuildID(dump)
+	if err != nil || len(id) == 0 {
+		t.Fatalf("vDSO build ID: %x %v", id, err)
+	}
+	const off = 0x10
+	c := normCase{label: "vdso", addr: start + off, kind: MetaVDSO, offset: off, fileID: id}
+	for _, l := range readelfLoads(t, dump) {
+		if off >= l.Offset && off-l.Offset < l.FileSize {
+			c.vaddr = off - l.Offset + l.VAddr
+		}
+	}
+	return c
 }
 
 // libcPath returns the path of the libc the target mapped (from its maps
@@ -164,6 +202,16 @@ func checkCase(t *testing.T, pid int, c normCase, res *Normalized, i int, o *Nor
 	case MetaVDSO:
 		if out.FileOffset != c.offset || string(m.Path) != "[vdso]" {
 			t.Errorf("%s: offset %#x path %q, want %#x [vdso]", c.label, out.FileOffset, m.Path, c.offset)
+		}
+		wantID, wantSrc := []byte(nil), BuildIDNone
+		if o.BuildIDs {
+			wantID, wantSrc = c.fileID, BuildIDMemory
+		}
+		if !bytes.Equal(m.BuildID, wantID) || m.BuildIDSource != wantSrc || m.Flags != 0 {
+			t.Errorf("%s: build ID %x from %v flags %b, want %x from %v", c.label, m.BuildID, m.BuildIDSource, m.Flags, wantID, wantSrc)
+		}
+		if out.HasVirtAddr != o.VirtAddrs || (o.VirtAddrs && out.VirtAddr != c.vaddr) {
+			t.Errorf("%s: vaddr %#x (%v), want %#x", c.label, out.VirtAddr, out.HasVirtAddr, c.vaddr)
 		}
 		return
 	}
@@ -641,7 +689,7 @@ func TestNormalizeAllocs(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer h.Close()
-	addrs := []uint64{p.addrs["fopen"], p.addrs["chdir"], p.addrs["lib1"], p.addrs["main"], p.addrs["local"], p.addrs["jit"]}
+	addrs := []uint64{p.addrs["fopen"], p.addrs["chdir"], p.addrs["lib1"], p.addrs["main"], p.addrs["local"], p.addrs["jit"], p.addrs["vdso"]}
 	for _, b := range []Backend{BackendText, BackendIoctl} {
 		skipWithoutIoctl(t, b)
 		for _, o := range []NormalizeOptions{{Backend: b}, {Backend: b, BuildIDs: true, VirtAddrs: true}} {
@@ -688,5 +736,34 @@ func TestCompareBuildIDs(t *testing.T) {
 	want := map[string]DiffKind{"liblong32.so": DiffBuildIDTooLong, "libsection.so": DiffBuildIDTooLong, "libtwo.so": DiffBuildID}
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("build-ID differences %v, want %v\n%v", got, want, rep)
+	}
+}
+
+// TestNormalizeMisuse: bad calls give errors, never a panic.
+func TestNormalizeMisuse(t *testing.T) {
+	var nilHandle *Handle
+	var res Normalized
+	if err := nilHandle.Normalize([]uint64{1}, nil, &res); !errors.Is(err, ErrInvalidArgument) {
+		t.Errorf("nil handle: %v", err)
+	}
+	h, err := Open(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := h.Normalize([]uint64{1}, nil, nil); !errors.Is(err, ErrInvalidArgument) {
+		t.Errorf("nil result: %v", err)
+	}
+	if err := h.Normalize([]uint64{1}, &NormalizeOptions{Backend: 9}, &res); !errors.Is(err, ErrInvalidArgument) || len(res.Outputs) != 0 {
+		t.Errorf("bad backend: %v, %d outputs", err, len(res.Outputs))
+	}
+	if err := h.Normalize([]uint64{1}, &NormalizeOptions{Filter: Filter{Perms: 0x80}}, &res); !errors.Is(err, ErrInvalidArgument) {
+		t.Errorf("bad filter: %v", err)
+	}
+	if err := h.Normalize(nil, nil, &res); err != nil || len(res.Outputs) != 0 || len(res.Metas) != 0 {
+		t.Errorf("empty batch: %v %+v", err, res)
+	}
+	h.Close()
+	if err := h.Normalize([]uint64{1}, nil, &res); !errors.Is(err, ErrClosed) || len(res.Outputs) != 0 {
+		t.Errorf("closed handle: %v, %d outputs", err, len(res.Outputs))
 	}
 }
