@@ -4,6 +4,7 @@ package testtarget
 
 import (
 	"bufio"
+	"crypto/sha256"
 	"fmt"
 	"io"
 	"os"
@@ -13,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 )
 
@@ -60,18 +62,48 @@ func sourceDir() string {
 	return filepath.Join(filepath.Dir(file), "..", "..", "tests", "target")
 }
 
-// Binary compiles target.c once per test process and returns its path.
+// gccArgs are the flags target.c is built with (part of the cache key).
+var gccArgs = []string{"-O2", "-Wall"}
+
+// Binary compiles target.c and returns its path. The binary is cached in
+// the temporary directory under a hash of the source and flags, so test
+// processes (fuzz workers, re-executed helpers) share one build and leave
+// no directory behind each.
 func Binary() (string, error) {
 	build.once.Do(func() {
-		dir, err := os.MkdirTemp("", "procmapq-target-bin-")
+		src := filepath.Join(sourceDir(), "target.c")
+		code, err := os.ReadFile(src)
 		if err != nil {
 			build.err = err
 			return
 		}
+		sum := sha256.Sum256(append(code, strings.Join(gccArgs, " ")...))
+		dir := filepath.Join(os.TempDir(), fmt.Sprintf("procmapq-target-bin-%x-%d", sum[:8], os.Getuid()))
 		build.path = filepath.Join(dir, "target")
-		out, err := exec.Command("gcc", "-O2", "-Wall", "-o", build.path,
-			filepath.Join(sourceDir(), "target.c")).CombinedOutput()
+		if err := os.Mkdir(dir, 0o755); err != nil && !os.IsExist(err) {
+			build.err = err
+			return
+		}
+		// Trust a cached binary only in a directory of ours that nobody
+		// else may write to.
+		var st syscall.Stat_t
+		if err := syscall.Lstat(dir, &st); err != nil || st.Uid != uint32(os.Getuid()) ||
+			st.Mode&syscall.S_IFMT != syscall.S_IFDIR || st.Mode&0o022 != 0 {
+			build.err = fmt.Errorf("%s: not a private directory of uid %d", dir, os.Getuid())
+			return
+		}
+		if _, err := os.Stat(build.path); err == nil {
+			return
+		}
+		// Build beside it and rename, so a concurrent process never runs a
+		// half-written binary.
+		tmp := fmt.Sprintf("%s.%d.tmp", build.path, os.Getpid())
+		out, err := exec.Command("gcc", append(gccArgs, "-o", tmp, src)...).CombinedOutput()
+		if err == nil {
+			err = os.Rename(tmp, build.path)
+		}
 		if err != nil {
+			os.Remove(tmp)
 			build.err = fmt.Errorf("building target.c: %v\n%s", err, out)
 		}
 	})
@@ -80,8 +112,15 @@ func Binary() (string, error) {
 
 // Start runs a target and waits until it is ready. The target is stopped
 // when the test ends.
+//
+// Unless opts.Dir is set, its files go in a test temporary directory, which
+// the testing package removes even if the target is killed before its own
+// cleanup runs.
 func Start(tb testing.TB, opts Options) *Target {
 	tb.Helper()
+	if opts.Dir == "" {
+		opts.Dir = filepath.Join(tb.TempDir(), "files")
+	}
 	t, err := StartProcess(opts)
 	if err != nil {
 		tb.Fatal(err)
