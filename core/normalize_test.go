@@ -18,12 +18,11 @@ import (
 // normBackends are the backends every normalization test runs on.
 var normBackends = []Backend{BackendText, BackendIoctl, BackendAuto}
 
+// skipWithoutIoctl skips a test of the forced ioctl backend on kernels
+// without PROCMAP_QUERY (or with the probe forced off).
 func skipWithoutIoctl(tb testing.TB, b Backend) {
 	tb.Helper()
-	if b != BackendIoctl {
-		return
-	}
-	if ok, _ := SupportsProcmapQuery(); !ok {
+	if b == BackendIoctl && !haveIoctl(tb) {
 		tb.Skip("kernel lacks PROCMAP_QUERY (Linux 6.11+)")
 	}
 }
@@ -33,11 +32,7 @@ func skipWithoutIoctl(tb testing.TB, b Backend) {
 // and unsorted input, and unknown addresses below and above every VMA.
 func TestNormalizeTargetModules(t *testing.T) {
 	tg := testtarget.Start(t, testtarget.Options{Modules: 2})
-	h, err := Open(tg.Pid)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer h.Close()
+	h := mustOpen(t, tg.Pid)
 	m0, _ := tg.Mapping("module-0")
 	m1, _ := tg.Mapping("module-1")
 	page := uint64(os.Getpagesize())
@@ -280,11 +275,7 @@ func TestNormalizeELF(t *testing.T) {
 	for i, ci := range order {
 		addrs[i] = cases[ci].addr
 	}
-	h, err := Open(p.pid)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer h.Close()
+	h := mustOpen(t, p.pid)
 	results := map[string]*Normalized{}
 	for _, b := range []Backend{BackendText, BackendIoctl} {
 		for _, o := range normOptionSets(b) {
@@ -375,11 +366,7 @@ func TestNormalizeDeletedFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	addr := p.addrs["lib1"]
-	h, err := Open(p.pid)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer h.Close()
+	h := mustOpen(t, p.pid)
 	for _, b := range []Backend{BackendText, BackendIoctl} {
 		t.Run(b.String(), func(t *testing.T) {
 			skipWithoutIoctl(t, b)
@@ -427,11 +414,7 @@ func TestNormalizeReplacedFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	addr := p.addrs["lib1"]
-	h, err := Open(p.pid)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer h.Close()
+	h := mustOpen(t, p.pid)
 	for _, cached := range []bool{true, false} {
 		// Prime the cache with the new file so a wrong hit would show.
 		o := NormalizeOptions{Backend: BackendText, BuildIDs: true, NoBuildIDCache: !cached}
@@ -469,11 +452,7 @@ func TestNormalizeMountNamespace(t *testing.T) {
 		"mount -t tmpfs none '" + dir + "' && cp '" + sha1.path + "' '" + path + "' && "}
 	p := startLoader(t, f, wrap, path)
 	addr := p.addrs["lib1"]
-	h, err := Open(p.pid)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer h.Close()
+	h := mustOpen(t, p.pid)
 	for _, o := range []NormalizeOptions{
 		{Backend: BackendText, BuildIDs: true, VirtAddrs: true},
 		{Backend: BackendText, BuildIDs: true, VirtAddrs: true, NoMapFiles: true},
@@ -514,15 +493,11 @@ func TestNormalizeProcessGone(t *testing.T) {
 		t.Run(b.String()+"/before", func(t *testing.T) {
 			skipWithoutIoctl(t, b)
 			p := startLoader(t, f, nil, sha1.path)
-			h, err := Open(p.pid)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer h.Close()
+			h := mustOpen(t, p.pid)
 			p.stop()
 			addrs := []uint64{p.addrs["lib1"], p.addrs["main"], 0x1000}
 			var res Normalized
-			err = h.Normalize(addrs, &NormalizeOptions{Backend: b, BuildIDs: true}, &res)
+			err := h.Normalize(addrs, &NormalizeOptions{Backend: b, BuildIDs: true}, &res)
 			if !errors.Is(err, ErrProcessGone) {
 				t.Fatalf("err %v, want ErrProcessGone", err)
 			}
@@ -541,11 +516,7 @@ func TestNormalizeProcessGone(t *testing.T) {
 			path := filepath.Join(t.TempDir(), "libgone.so")
 			copyFile(t, sha1.path, path)
 			p := startLoader(t, f, nil, path, f.libs["long32"].path)
-			h, err := Open(p.pid)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer h.Close()
+			h := mustOpen(t, p.pid)
 			if err := os.Remove(path); err != nil {
 				t.Fatal(err)
 			}
@@ -657,14 +628,12 @@ func checkAgainstReference(t *testing.T, addrs []uint64, ref, res *Normalized) i
 func TestNormalizeFiltered(t *testing.T) {
 	f := needELFFixtures(t)
 	p := startLoader(t, f, nil, f.libs["sha1"].path)
-	h, err := Open(p.pid)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer h.Close()
+	h := mustOpen(t, p.pid)
 	addrs := []uint64{p.addrs["lib1"], p.addrs["heap"], p.addrs["gap"]}
 	for _, b := range []Backend{BackendText, BackendIoctl} {
-		skipWithoutIoctl(t, b)
+		if b == BackendIoctl && !haveIoctl(t) {
+			continue // kernel without PROCMAP_QUERY
+		}
 		var res Normalized
 		if err := h.Normalize(addrs, &NormalizeOptions{Backend: b, Filter: Filter{Perms: PermWrite}}, &res); err != nil {
 			t.Fatal(err)
@@ -684,14 +653,12 @@ func TestNormalizeFiltered(t *testing.T) {
 func TestNormalizeAllocs(t *testing.T) {
 	f := needELFFixtures(t)
 	p := startLoader(t, f, nil, f.libs["long32"].path)
-	h, err := Open(p.pid)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer h.Close()
+	h := mustOpen(t, p.pid)
 	addrs := []uint64{p.addrs["fopen"], p.addrs["chdir"], p.addrs["lib1"], p.addrs["main"], p.addrs["local"], p.addrs["jit"], p.addrs["vdso"]}
 	for _, b := range []Backend{BackendText, BackendIoctl} {
-		skipWithoutIoctl(t, b)
+		if b == BackendIoctl && !haveIoctl(t) {
+			continue // kernel without PROCMAP_QUERY
+		}
 		for _, o := range []NormalizeOptions{{Backend: b}, {Backend: b, BuildIDs: true, VirtAddrs: true}} {
 			var res Normalized
 			h.Normalize(addrs, &o, &res)
@@ -718,11 +685,7 @@ func TestCompareBuildIDs(t *testing.T) {
 		libs = append(libs, f.libs[n].path)
 	}
 	p := startLoader(t, f, nil, libs...)
-	h, err := Open(p.pid)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer h.Close()
+	h := mustOpen(t, p.pid)
 	rep, err := h.Compare(&CompareOptions{RetryDelay: time.Millisecond})
 	if err != nil {
 		t.Fatalf("%v\n%v", err, rep)
