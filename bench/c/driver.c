@@ -7,6 +7,7 @@
  *
  * SPEC lines (written by the orchestrator, bench/cmd/benchrun):
  *   lib PATH                    libprocmapq.so to dlopen (optional)
+ *   contenders NAME,NAME...     run only these (optional)
  *   workload NAME KIND PID MODE ITERS BUDGET_MS ARG
  * KIND is query (ARG = file of sorted hex addresses), single (one address
  * per call, cycling through ARG), enum (ARG = all | exec), or blazesym (own
@@ -17,13 +18,15 @@
  * machine's noise; each first runs once untimed and its answers' digest is
  * printed, so the orchestrator can check that all contenders agree. Output:
  *   digest WORKLOAD CONTENDER HEX FOUND VMAS
- *   samples WORKLOAD CONTENDER NS...
+ *   samples WORKLOAD CONTENDER NS...       steady-state calls
+ *   cold WORKLOAD CONTENDER NS...          first call of each block
  *   info WORKLOAD CONTENDER strategy=NAME   (libprocmapq: the last call's)
  *   error WORKLOAD CONTENDER MESSAGE
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -222,11 +225,12 @@ static int64_t run_once(struct contender *c, const struct workload *w, size_t ba
 
 /* check_run answers the whole workload once, untimed, and prints the
  * digest of the answers. */
-static int check_run(struct contender *c, const struct workload *w, struct answers *ans)
+static int check_run(struct contender *c, const struct workload *w, struct answers *ans, uint64_t *per_call_ns)
 {
 	uint64_t h = DIGEST_SEED;
 	size_t found = 0, count = 0;
 	int64_t r = 0;
+	uint64_t t0 = now_ns();
 	ans->want = true;
 	if (w->kind == KIND_SINGLE) {
 		for (size_t i = 0; i < w->n && r >= 0; i++) {
@@ -246,50 +250,108 @@ static int check_run(struct contender *c, const struct workload *w, struct answe
 	ans->want = false;
 	if (r < 0)
 		return (int)r;
+	*per_call_ns = (now_ns() - t0) / (w->kind == KIND_SINGLE && w->n > 0 ? w->n : 1);
 	printf("digest %s %s %016llx %zu %zu\n", w->name, c->name, (unsigned long long)h, found, count);
 	return 0;
 }
+
+/* chosen is the "contenders" spec line; NULL runs them all. */
+static char *chosen;
+
+static bool is_chosen(const char *name)
+{
+	if (!chosen)
+		return true;
+	size_t len = strlen(name);
+	for (const char *p = chosen; (p = strstr(p, name)); p += len)
+		if ((p == chosen || p[-1] == ',') && (p[len] == ',' || p[len] == 0))
+			return true;
+	return false;
+}
+
+/* samples is a growing array of call times. */
+struct samples {
+	int64_t *v;
+	size_t n, cap;
+};
+
+static void samples_add(struct samples *s, int64_t ns)
+{
+	if (s->n == s->cap) {
+		s->cap = s->cap ? 2 * s->cap : 256;
+		s->v = xrealloc(s->v, s->cap * sizeof *s->v);
+	}
+	s->v[s->n++] = ns;
+}
+
+static void samples_print(const char *what, const struct workload *w, const struct contender *c, struct samples *s)
+{
+	if (s->n == 0)
+		return;
+	printf("%s %s %s", what, w->name, c->name);
+	for (size_t j = 0; j < s->n; j++)
+		printf(" %lld", (long long)s->v[j]);
+	printf("\n");
+	free(s->v);
+}
+
+/* Each turn of the round-robin runs a block of calls of one contender,
+ * about BLOCK_NS long: the first call of a block comes right after other
+ * contenders' work (cold caches; for the C ABI, a Go runtime that has
+ * given its P away) and is recorded apart ("cold"); the others are the
+ * steady state ("samples"). */
+#define BLOCK_NS 2000000u
+#define BLOCK_MAX 50u
 
 static void run_workload(struct workload *w, struct contender **all, int nall)
 {
 	struct contender *cs[MAX_CONTENDERS];
 	struct answers ans[MAX_CONTENDERS] = { 0 };
-	int64_t *samples[MAX_CONTENDERS];
+	struct samples warm[MAX_CONTENDERS] = { 0 }, cold[MAX_CONTENDERS] = { 0 };
+	unsigned block[MAX_CONTENDERS];
 	int nc = 0;
 	for (int i = 0; i < nall; i++) {
 		struct contender *c = all[i];
+		if (!is_chosen(c->name))
+			continue;
 		c->pid = w->pid;
+		uint64_t per_call = 0;
 		int err = w->mode == KEEP_OPEN ? c->open(c, w->pid) : 0;
 		if (!err)
-			err = check_run(c, w, &ans[nc]);
+			err = check_run(c, w, &ans[nc], &per_call);
 		if (err) {
 			printf("error %s %s %s\n", w->name, c->name, strerror(-err));
 			if (w->mode == KEEP_OPEN && c->state)
 				c->close(c);
 			continue;
 		}
-		samples[nc] = xrealloc(NULL, (size_t)w->iters * sizeof(int64_t));
+		uint64_t b = BLOCK_NS / (per_call ? per_call : 1);
+		block[nc] = b < 1 ? 1 : b > BLOCK_MAX ? BLOCK_MAX : (unsigned)b;
+		if ((int)block[nc] > w->iters)
+			block[nc] = (unsigned)w->iters;
 		cs[nc++] = c;
 	}
 	uint64_t deadline = now_ns() + (uint64_t)w->budget_ms * 1000000u;
-	int it = 0;
-	const int min_iters = w->iters < 5 ? w->iters : 5;
-	while (it < w->iters && (it < min_iters || now_ns() < deadline)) {
+	const size_t iters = (size_t)w->iters, min_iters = iters < 5 ? iters : 5;
+	size_t it = 0; /* calls made so far of each contender's next block */
+	for (size_t least = 0; least < iters && (least < min_iters || now_ns() < deadline);) {
+		least = SIZE_MAX;
 		for (int k = 0; k < nc; k++) {
-			int64_t r = run_once(cs[k], w, (size_t)it, &ans[k]);
-			samples[k][it] = r;
+			for (unsigned j = 0; j < block[k]; j++) {
+				int64_t r = run_once(cs[k], w, it + j, &ans[k]);
+				samples_add(j == 0 && block[k] > 1 ? &cold[k] : &warm[k], r);
+			}
+			if (warm[k].n < least)
+				least = warm[k].n;
 		}
-		it++;
+		it += BLOCK_MAX;
 	}
 	for (int k = 0; k < nc; k++) {
-		printf("samples %s %s", w->name, cs[k]->name);
-		for (int j = 0; j < it; j++)
-			printf(" %lld", (long long)samples[k][j]);
-		printf("\n");
+		samples_print("samples", w, cs[k], &warm[k]);
+		samples_print("cold", w, cs[k], &cold[k]);
 		/* How the last timed call was answered (auto may learn). */
 		if (ans[k].strategy[0])
 			printf("info %s %s strategy=%s\n", w->name, cs[k]->name, ans[k].strategy);
-		free(samples[k]);
 		free(ans[k].vmas);
 		free(ans[k].idx);
 		free(ans[k].arena);
@@ -362,6 +424,8 @@ int main(int argc, char **argv)
 			if (added == 0)
 				printf("note c-abi-unavailable %s\n", why);
 			nall += added;
+		} else if (strncmp(line, "contenders ", 11) == 0) {
+			chosen = strdup(line + 11);
 		} else if (strncmp(line, "workload ", 9) == 0) {
 			struct workload w;
 			if (parse_workload(line, &w)) {

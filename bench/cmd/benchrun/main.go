@@ -25,6 +25,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -38,13 +39,14 @@ type config struct {
 	rounds                           int
 	budgetScale                      float64
 	only                             *regexp.Regexp
+	contenders                       []string
 	outDir, repoRoot                 string
 	seed                             uint64
 }
 
 func main() {
 	var c config
-	var only string
+	var only, contenders string
 	flag.StringVar(&c.cDriver, "c-driver", "build/bench/driver", "C driver binary")
 	flag.StringVar(&c.goDriver, "go-driver", "build/bench/gobench", "Go driver binary")
 	flag.StringVar(&c.pyDriver, "py-driver", "bench/py/pybench.py", "Python driver (used if it and the binding exist)")
@@ -55,12 +57,16 @@ func main() {
 	flag.IntVar(&c.rounds, "rounds", 3, "alternate the drivers this many times")
 	flag.Float64Var(&c.budgetScale, "budget", 1, "scale every workload's time budget")
 	flag.StringVar(&only, "only", "", "run only the workloads whose names match this regexp")
+	flag.StringVar(&contenders, "contenders", "", "run only these contenders (comma-separated, e.g. c-limit,cabi-auto,go-auto)")
 	flag.StringVar(&c.outDir, "out", "bench/out", "where specs, raw results, tables and the plot go")
 	flag.StringVar(&c.repoRoot, "root", ".", "repository root (for -publish)")
 	flag.Uint64Var(&c.seed, "seed", 1, "seed of the address generator")
 	flag.Parse()
 	if only != "" {
 		c.only = regexp.MustCompile(only)
+	}
+	if contenders != "" {
+		c.contenders = strings.Split(contenders, ",")
 	}
 	if err := run(&c); err != nil {
 		fmt.Fprintln(os.Stderr, "benchrun:", err)
@@ -193,8 +199,9 @@ func quickSummary(ws []*workload, res *spec.Run, problems []string, took time.Du
 }
 
 // checkAgreement reports every workload where contenders' answers differ.
-// The own-process workloads are compared per driver (each driver is its
-// own process); all others across every driver.
+// A target's maps do not change, so all answers, from every driver and
+// round, must be the same. An own-process workload is compared within
+// one driver run: each run is a new process with its own layout.
 func checkAgreement(ws []*workload, res *spec.Run) []string {
 	var out []string
 	for _, w := range ws {
@@ -204,15 +211,19 @@ func checkAgreement(ws []*workload, res *spec.Run) []string {
 			continue
 		}
 		groups := map[string]map[spec.Digest][]string{}
-		for c, d := range digests {
-			g := "all"
-			if w.Target == nil {
-				g = driverOf(c)
+		for c, ds := range digests {
+			for round, d := range ds {
+				g := "all"
+				if w.Target == nil {
+					g = fmt.Sprintf("%s driver, round %d", driverOf(c), round)
+				}
+				if groups[g] == nil {
+					groups[g] = map[spec.Digest][]string{}
+				}
+				if !slices.Contains(groups[g][d], c) {
+					groups[g][d] = append(groups[g][d], c)
+				}
 			}
-			if groups[g] == nil {
-				groups[g] = map[spec.Digest][]string{}
-			}
-			groups[g][d] = append(groups[g][d], c)
 		}
 		for g, byDigest := range groups {
 			if len(byDigest) == 1 {
@@ -278,7 +289,7 @@ func (d driver) run(specPath string) ([]byte, error) {
 }
 
 func writeSpec(path string, c *config, ws []*workload, rounds int, withLib bool) error {
-	s := &spec.Spec{}
+	s := &spec.Spec{Contenders: c.contenders}
 	if withLib {
 		s.Lib = c.lib
 	}

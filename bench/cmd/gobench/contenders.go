@@ -216,3 +216,15 @@ func newPrinter() *printer { return &printer{bufio.NewWriterSize(os.Stdout, 1<<1
 func (p *printer) printf(format string, args ...any) { fmt.Fprintf(p.w, format, args...) }
 
 func (p *printer) flush() { p.w.Flush() }
+
+// samples prints one "samples" or "cold" line (nothing if empty).
+func (p *printer) samples(what string, w *spec.Workload, c contender, ns []int64) {
+	if len(ns) == 0 {
+		return
+	}
+	p.printf("%s %s %s", what, w.Name, c.name())
+	for _, v := range ns {
+		p.printf(" %d", v)
+	}
+	p.printf("\n")
+}

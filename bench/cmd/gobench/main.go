@@ -54,8 +54,22 @@ func main() {
 		if w.Kind == spec.KindBlazesym {
 			w.Addrs = blazesymAddrs()
 		}
-		runWorkload(out, w, allContenders())
+		runWorkload(out, w, chosen(allContenders(), s.Contenders))
 	}
+}
+
+// chosen keeps the contenders named in names (all when names is empty).
+func chosen(all []contender, names []string) []contender {
+	if len(names) == 0 {
+		return all
+	}
+	var out []contender
+	for _, c := range all {
+		if slices.Contains(names, c.name()) {
+			out = append(out, c)
+		}
+	}
+	return out
 }
 
 func allContenders() []contender {
@@ -86,48 +100,61 @@ func call(c contender, w *spec.Workload, batch int) error {
 	}
 }
 
-// check answers the whole workload once, untimed, and prints the digest.
-func check(out *printer, c contender, w *spec.Workload) error {
+// check answers the whole workload once, untimed, prints the digest and
+// returns the time per call.
+func check(out *printer, c contender, w *spec.Workload) (time.Duration, error) {
 	h, found, vmas := spec.DigestSeed, 0, 0
+	t0 := time.Now()
+	calls := 1
 	switch w.Kind {
 	case spec.KindSingle:
 		for i := range w.Addrs {
 			if err := call(c, w, i); err != nil {
-				return err
+				return 0, err
 			}
 			var f int
 			h, f = c.digestQuery(h, 1)
 			found += f
 			vmas += f
 		}
+		calls = max(1, len(w.Addrs))
 	case spec.KindEnum:
 		if err := call(c, w, 0); err != nil {
-			return err
+			return 0, err
 		}
 		h, vmas = c.digestEnum()
 	default:
 		if err := call(c, w, 0); err != nil {
-			return err
+			return 0, err
 		}
 		h, found = c.digestQuery(h, len(w.Addrs))
-		vmas = -1 // filled below
-	}
-	if vmas < 0 {
 		vmas = distinctVMAs(c)
 	}
+	perCall := time.Since(t0) / time.Duration(calls)
 	out.printf("digest %s %s %016x %d %d\n", w.Name, c.name(), h, found, vmas)
-	return nil
+	return perCall, nil
 }
+
+// Each turn of the round-robin runs a block of calls of one contender,
+// about blockTime long: the first call of a block comes right after other
+// contenders' work and is recorded apart ("cold"); the others are the
+// steady state ("samples"). As in the C driver.
+const (
+	blockTime = 2 * time.Millisecond
+	blockMax  = 50
+)
 
 func runWorkload(out *printer, w *spec.Workload, all []contender) {
 	var cs []contender
+	var blocks []int
 	for _, c := range all {
 		var err error
 		if !w.OpenEach {
 			err = c.open(w.Pid)
 		}
+		var perCall time.Duration
 		if err == nil {
-			err = check(out, c, w)
+			perCall, err = check(out, c, w)
 		}
 		if err != nil {
 			out.printf("error %s %s %v\n", w.Name, c.name(), err)
@@ -137,30 +164,35 @@ func runWorkload(out *printer, w *spec.Workload, all []contender) {
 			continue
 		}
 		cs = append(cs, c)
+		blocks = append(blocks, max(1, min(int(blockTime/max(perCall, 1)), blockMax, w.Iters)))
 	}
-	samples := make([][]int64, len(cs))
+	warm := make([][]int64, len(cs))
+	cold := make([][]int64, len(cs))
 	deadline := time.Now().Add(time.Duration(w.BudgetMs) * time.Millisecond)
 	minIters := min(w.Iters, 5)
-	it := 0
-	for it < w.Iters && (it < minIters || time.Now().Before(deadline)) {
+	for it, least := 0, 0; least < w.Iters && (least < minIters || time.Now().Before(deadline)); it += blockMax {
+		least = int(^uint(0) >> 1)
 		for k, c := range cs {
-			t0 := time.Now()
-			err := call(c, w, it)
-			d := time.Since(t0)
-			if err != nil {
-				out.printf("error %s %s %v\n", w.Name, c.name(), err)
-				d = -1
+			for j := range blocks[k] {
+				t0 := time.Now()
+				err := call(c, w, it+j)
+				d := int64(time.Since(t0))
+				if err != nil {
+					out.printf("error %s %s %v\n", w.Name, c.name(), err)
+					d = -1
+				}
+				if j == 0 && blocks[k] > 1 {
+					cold[k] = append(cold[k], d)
+				} else {
+					warm[k] = append(warm[k], d)
+				}
 			}
-			samples[k] = append(samples[k], int64(d))
+			least = min(least, len(warm[k]))
 		}
-		it++
 	}
 	for k, c := range cs {
-		out.printf("samples %s %s", w.Name, c.name())
-		for _, s := range samples[k] {
-			out.printf(" %d", s)
-		}
-		out.printf("\n")
+		out.samples("samples", w, c, warm[k])
+		out.samples("cold", w, c, cold[k])
 		if s := c.strategy(); s != "" {
 			out.printf("info %s %s strategy=%s\n", w.Name, c.name(), s)
 		}

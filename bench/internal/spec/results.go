@@ -19,7 +19,11 @@ type Digest struct {
 type Run struct {
 	// Samples[workload][contender] are ns per call, pooled over rounds.
 	Samples map[string]map[string][]float64
-	Digests map[string]map[string]Digest
+	// Cold[workload][contender] are the first calls of each block, made
+	// right after other contenders' work.
+	Cold map[string]map[string][]float64
+	// Digests[workload][contender] has one digest per driver run (round).
+	Digests map[string]map[string][]Digest
 	// Info[workload][contender][key], e.g. "strategy" or "allocs".
 	Info   map[string]map[string]map[string]string
 	Errors []string
@@ -35,7 +39,8 @@ type Run struct {
 func NewRun() *Run {
 	return &Run{
 		Samples: map[string]map[string][]float64{},
-		Digests: map[string]map[string]Digest{},
+		Cold:    map[string]map[string][]float64{},
+		Digests: map[string]map[string][]Digest{},
 		Info:    map[string]map[string]map[string]string{},
 		Extras:  map[string][]float64{},
 	}
@@ -50,9 +55,7 @@ func (r *Run) noteContender(c string) {
 	r.Order = append(r.Order, c)
 }
 
-// Parse adds the result lines a driver printed. A digest that differs from
-// one the same contender gave for the same workload in an earlier round is
-// an error: answers must not change between rounds.
+// Parse adds the result lines a driver printed.
 func (r *Run) Parse(driver string, out io.Reader) error {
 	sc := bufio.NewScanner(out)
 	sc.Buffer(nil, 16<<20)
@@ -62,14 +65,18 @@ func (r *Run) Parse(driver string, out io.Reader) error {
 			continue
 		}
 		switch f[0] {
-		case "samples":
+		case "samples", "cold":
 			if len(f) < 3 {
 				return fmt.Errorf("%s: bad line %q", driver, sc.Text())
 			}
-			m := r.Samples[f[1]]
+			all := r.Samples
+			if f[0] == "cold" {
+				all = r.Cold
+			}
+			m := all[f[1]]
 			if m == nil {
 				m = map[string][]float64{}
-				r.Samples[f[1]] = m
+				all[f[1]] = m
 			}
 			for _, s := range f[3:] {
 				v, err := strconv.ParseFloat(s, 64)
@@ -88,13 +95,10 @@ func (r *Run) Parse(driver string, out io.Reader) error {
 			d := Digest{Hash: f[3], Found: found, VMAs: vmas}
 			m := r.Digests[f[1]]
 			if m == nil {
-				m = map[string]Digest{}
+				m = map[string][]Digest{}
 				r.Digests[f[1]] = m
 			}
-			if old, ok := m[f[2]]; ok && old != d {
-				r.Errors = append(r.Errors, fmt.Sprintf("%s %s: answers changed between rounds (%v, then %v)", f[1], f[2], old, d))
-			}
-			m[f[2]] = d
+			m[f[2]] = append(m[f[2]], d)
 		case "info":
 			m := r.Info[f[1]]
 			if m == nil {

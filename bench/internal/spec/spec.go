@@ -55,8 +55,10 @@ func (w *Workload) Line() string {
 
 // Spec is a parsed spec file.
 type Spec struct {
-	Lib       string // libprocmapq.so for the C and Python drivers; "" = none
-	Workloads []*Workload
+	Lib string // libprocmapq.so for the C and Python drivers; "" = none
+	// Contenders, if not empty, are the only contenders to run.
+	Contenders []string
+	Workloads  []*Workload
 }
 
 // Read parses a spec file and loads the address files it names.
@@ -74,6 +76,8 @@ func Read(path string) (*Spec, error) {
 		switch {
 		case len(fs) == 2 && fs[0] == "lib":
 			s.Lib = fs[1]
+		case len(fs) == 2 && fs[0] == "contenders":
+			s.Contenders = strings.Split(fs[1], ",")
 		case len(fs) == 8 && fs[0] == "workload":
 			w := &Workload{Name: fs[1], Kind: Kind(fs[2]), OpenEach: fs[4] == "open", Arg: fs[7]}
 			var errs [3]error
@@ -131,6 +135,9 @@ func (s *Spec) Write(w io.Writer) error {
 	var b strings.Builder
 	if s.Lib != "" {
 		fmt.Fprintf(&b, "lib %s\n", s.Lib)
+	}
+	if len(s.Contenders) > 0 {
+		fmt.Fprintf(&b, "contenders %s\n", strings.Join(s.Contenders, ","))
 	}
 	for _, wl := range s.Workloads {
 		b.WriteString(wl.Line())
