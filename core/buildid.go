@@ -25,8 +25,9 @@ import (
 // candidate is statx'ed first and must be a regular file whose inode (and
 // device, see MetaDevUnverified) matches the VMA: a file replaced at the
 // same path, a FIFO or a device is never opened or attributed. The open is
-// O_NONBLOCK|O_NOCTTY and the descriptor is fstat'ed again, so a swap
-// between the stat and the open is caught. Reads are bounded (elfnote.go).
+// O_PATH, checked again with fstat, and only then turned into a read
+// descriptor, so a swap between the stat and the open is caught before any
+// driver sees an open. Reads are bounded (elfnote.go).
 //
 // What is read is cached process-wide per (device, inode, mtime, size,
 // ctime) of the file, for fileCacheMax files, so a cache hit costs one
@@ -122,7 +123,7 @@ func (sc *fileScratch) readMemoryELF(procRoot string, pid int, start, size uint6
 	p = append(p, '/')
 	p = strconv.AppendInt(p, int64(pid), 10)
 	sc.path = append(append(p, "/mem"...), 0)
-	fd, en := openPath(sc.path)
+	fd, en := openPath(sc.path, unix.O_RDONLY)
 	if en != 0 {
 		return false
 	}
@@ -258,16 +259,27 @@ func keyOf(st *unix.Statx_t) fileKey {
 }
 
 // readFile opens sc.path and reads its ELF facts into sc.facts, after
-// checking that the opened file is the one stat'ed (key).
+// checking that the opened file is the one stat'ed (key). The path is
+// first opened O_PATH, which never runs a driver's open: if the path was
+// swapped for a device or a FIFO since the stat (a hostile target controls
+// the path components under /proc/<pid>/root), nothing happens. Only the
+// verified inode is then opened for reading, through /proc/self/fd.
 func (sc *fileScratch) readFile(key *fileKey) (*fileFacts, bool) {
-	fd, en := openPath(sc.path)
+	pfd, en := openPath(sc.path, unix.O_PATH)
+	if en != 0 {
+		return nil, false
+	}
+	defer unix.Close(pfd)
+	if statxFD(pfd, &sc.fstx) != 0 || sc.fstx.Mode&unix.S_IFMT != unix.S_IFREG || keyOf(&sc.fstx) != *key {
+		return nil, false
+	}
+	p := append(sc.path[:0], "/proc/self/fd/"...)
+	sc.path = append(strconv.AppendInt(p, int64(pfd), 10), 0)
+	fd, en := openPath(sc.path, unix.O_RDONLY|unix.O_NONBLOCK|unix.O_NOCTTY)
 	if en != 0 {
 		return nil, false
 	}
 	defer unix.Close(fd)
-	if statxFD(fd, &sc.fstx) != 0 || sc.fstx.Mode&unix.S_IFMT != unix.S_IFREG || keyOf(&sc.fstx) != *key {
-		return nil, false
-	}
 	sc.rd.fd = fd
 	info, err := readELF(&sc.rd, sc.fstx.Size, true, true, &sc.elf)
 	f := &sc.facts
@@ -303,12 +315,11 @@ func statxFD(fd int, st *unix.Statx_t) syscall.Errno {
 	return en
 }
 
-// openPath opens the NUL-terminated path read-only without blocking on a
-// FIFO and without acquiring a controlling terminal.
-func openPath(path []byte) (int, syscall.Errno) {
+// openPath opens the NUL-terminated path with flags (plus O_CLOEXEC).
+func openPath(path []byte, flags int) (int, syscall.Errno) {
 	for {
 		fd, _, en := unix.Syscall6(unix.SYS_OPENAT, atFDCWD, uintptr(unsafe.Pointer(&path[0])),
-			uintptr(unix.O_RDONLY|unix.O_NONBLOCK|unix.O_NOCTTY|unix.O_CLOEXEC), 0, 0, 0)
+			uintptr(flags|unix.O_CLOEXEC), 0, 0, 0)
 		if en == syscall.EINTR {
 			continue
 		}

@@ -382,6 +382,37 @@ func TestLookupFileRefusesNonRegular(t *testing.T) {
 	}
 }
 
+// TestReadFileSwappedForFIFO: a path that became a FIFO after it was
+// stat'ed as the mapped regular file is refused before any read open
+// (which would block on a FIFO without a writer).
+func TestReadFileSwappedForFIFO(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "lib.so")
+	if err := os.WriteFile(path, []byte("\x7fELF"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var sc fileScratch
+	sc.path = append([]byte(path), 0)
+	if statxPath(sc.path, &sc.stx) != 0 {
+		t.Fatal("statx")
+	}
+	key := keyOf(&sc.stx)
+	os.Remove(path)
+	if err := unix.Mkfifo(path, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan bool, 1)
+	go func() { _, ok := sc.readFile(&key); done <- ok }()
+	select {
+	case ok := <-done:
+		if ok {
+			t.Error("read a FIFO as the stat'ed file")
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("readFile blocked on a FIFO")
+	}
+}
+
 // fuzzSeeds are inputs every go test runs through the fuzz targets.
 func fuzzSeeds(tb testing.TB) [][]byte {
 	o := binary.LittleEndian
