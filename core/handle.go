@@ -81,6 +81,11 @@ func OpenWithOptions(pid int, opts *OpenOptions) (*Handle, error) {
 		h.procRoot = opts.ProcRoot
 	}
 	if err := h.openPid(); err != nil {
+		// openPid may have opened the pidfd before the maps file failed
+		// (permission, bad proc root): do not leak it.
+		if h.pidfd >= 0 {
+			unix.Close(h.pidfd)
+		}
 		return nil, err
 	}
 	return h, nil
