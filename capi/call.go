@@ -169,3 +169,34 @@ func (c *call) checkBackend(b uint32) (core.Backend, error) {
 // isGone says whether err is the target going away mid-call, after which
 // results are still complete (unresolved addresses say so).
 func isGone(err error) bool { return errors.Is(err, core.ErrProcessGone) }
+
+// probeSink keeps probeArray's loads from being optimized away.
+var probeSink byte
+
+// probeArray touches every page of the caller's array [p, p+size) (reads,
+// and writes back when write is set) so that an array that is not real
+// memory faults here, as EFAULT, before the library allocates scratch in
+// proportion to its length: a huge count over a small buffer would
+// otherwise end in a fatal out-of-memory that kills the host (found by
+// tests/stress cabi_hostile). Cost: one access per 4 KiB of array.
+func probeArray(p unsafe.Pointer, size uintptr, write bool) {
+	if size == 0 {
+		return
+	}
+	var acc byte
+	for off := uintptr(0); ; off += 4096 {
+		if off >= size {
+			off = size - 1
+		}
+		b := (*byte)(unsafe.Add(p, off))
+		v := *b
+		acc ^= v
+		if write {
+			*b = v
+		}
+		if off == size-1 {
+			break
+		}
+	}
+	probeSink ^= acc
+}

@@ -34,6 +34,10 @@ type handle struct {
 	core *core.Handle
 	res  core.Result     // query and enumerate scratch
 	norm core.Normalized // normalize scratch
+	// cptr is the C struct published for this handle. A copy of its bytes
+	// elsewhere (or a handle of another library instance whose id happens
+	// to be live here) is refused, and never freed by close.
+	cptr uintptr
 }
 
 // registry maps the ids in C handles to live handles. An id is never
@@ -54,7 +58,7 @@ func (c *call) lookup(p *C.struct_procmapq) (*handle, error) {
 		return nil, c.errorf(syscall.EBADF, "%p is not an open handle (closed?)", p)
 	}
 	v, ok := registry.Load(uint64(p.id))
-	if !ok {
+	if !ok || v.(*handle).cptr != uintptr(unsafe.Pointer(p)) {
 		return nil, c.errorf(syscall.EBADF, "%p is not an open handle (closed?)", p)
 	}
 	return v.(*handle), nil
@@ -98,7 +102,7 @@ func (c *call) publish(h *core.Handle, out **C.struct_procmapq) error {
 		return c.errorf(syscall.ENOMEM, "out of memory")
 	}
 	id := nextID.Add(1)
-	registry.Store(id, &handle{core: h})
+	registry.Store(id, &handle{core: h, cptr: uintptr(unsafe.Pointer(p))})
 	p.magic, p.id = C.PMQ_HANDLE_MAGIC, C.uint64_t(id)
 	*out = p
 	return nil

@@ -78,6 +78,7 @@ func pmqGoNormalize(p *C.struct_procmapq, addrs *C.uint64_t, n C.size_t, opts *C
 	var goAddrs []uint64
 	if n > 0 {
 		goAddrs = unsafe.Slice((*uint64)(unsafe.Pointer(addrs)), int(n))
+		probeArray(unsafe.Pointer(addrs), uintptr(n)*8, false)
 	}
 
 	h.mu.Lock()
