@@ -288,3 +288,23 @@ func copyOfSelf(t *testing.T) string {
 	}
 	return p
 }
+
+// TestFailedOpensLeakNothing opens, many times, targets that cannot be
+// opened (no procfs at the root given, no such pid, a kernel thread's maps
+// are fine but a bad root is not): the fd count must not move. A failed
+// open used to keep the pidfd it had opened first.
+func TestFailedOpensLeakNothing(t *testing.T) {
+	fds := openFDs(t)
+	for range 200 {
+		if h, err := core.OpenWithOptions(os.Getpid(), &core.OpenOptions{ProcRoot: "/nonexistent"}); err == nil {
+			h.Close()
+			t.Fatal("open under /nonexistent succeeded")
+		}
+		if _, err := core.Open(1 << 30); !errors.Is(err, core.ErrNoProcess) {
+			t.Fatalf("open of pid 2^30: %v", err)
+		}
+	}
+	if after := fdsSettle(t, fds); after != fds {
+		t.Fatalf("200 failed opens: open fds %d -> %d", fds, after)
+	}
+}
