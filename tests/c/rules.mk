@@ -11,7 +11,7 @@
 # the library against its own parser (mapsparse.c). Exit 0 pass, 1 fail,
 # 77 skip.
 
-TESTS_C_PROGRAMS := live_compare arguments handle_kinds threads sigprof_host
+TESTS_C_PROGRAMS := live_compare arguments handle_kinds threads sigprof_host normalize
 # Helpers shared with examples/c (one copy of the parser and the spawner).
 TESTS_C_HELPERS  := tests/c/mapsparse.c tests/c/spawn.c tests/c/testbuf.c tests/c/vmacheck.c
 TESTS_C_HEADERS  := $(wildcard tests/c/*.h) $(INCLUDE_DIR)/procmapq.h
@@ -23,7 +23,7 @@ TESTS_C_ASAN_BINS := $(addprefix $(TESTS_C_ASAN_OUT)/,$(TESTS_C_PROGRAMS))
 TESTS_C_CFLAGS  := $(CFLAGS) -std=c11 -Wall -Wextra -Werror -pthread -I$(INCLUDE_DIR) -Itests/c
 # Link by soname through the build directory; rpath so the tests run from
 # any directory without LD_LIBRARY_PATH.
-TESTS_C_LDLIBS  := -L$(BUILD) -lprocmapq -Wl,-rpath,$(abspath $(BUILD)) -pthread
+TESTS_C_LDLIBS  := -L$(BUILD) -lprocmapq -Wl,-rpath,$(abspath $(BUILD)) -pthread -ldl
 TESTS_C_SANITIZE := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 
 # The sanitizer run (gcc 12 libasan, Go 1.26). What was needed, and why:
