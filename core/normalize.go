@@ -232,6 +232,16 @@ func (o *NormalizeOptions) validate() error {
 // [ErrProcessGone]. Other errors (closed handle, invalid options) leave
 // res.Outputs empty.
 //
+// The text and ioctl backends give the same answers, except where the
+// kernel interfaces differ: the x86-64 [vsyscall] page is
+// UnknownUnsupported with text and UnknownUnmapped with the ioctl (which
+// never reports it); a path of PATH_MAX bytes or more is empty in the
+// ioctl's meta; BuildIDSource is BuildIDKernel with the ioctl where text
+// gives BuildIDFile. The bytes of a build ID only differ for a file with
+// several GNU build-ID notes, the first longer than 20 bytes: the kernel
+// skips it and reports the next, and its answer is kept (it read the
+// mapped file itself; [Handle.Compare] reports the file as DiffBuildID).
+//
 // On kernels older than 6.11 the auto backend reads the text and build IDs
 // come from the files only; a forced ioctl backend fails with
 // [ErrNotSupported].

@@ -730,3 +730,36 @@ func TestNormalizeMisuse(t *testing.T) {
 		t.Errorf("closed handle: %v, %d outputs", err, len(res.Outputs))
 	}
 }
+
+// TestNormalizeProcRoot: mapped files are found through the handle's proc
+// root (OpenOptions.ProcRoot), here a symlink to /proc: the deleted file,
+// reachable only through map_files, has its build ID while the link
+// exists and none once it is gone (so /proc was not used behind its back).
+func TestNormalizeProcRoot(t *testing.T) {
+	f := needELFFixtures(t)
+	sha1 := f.libs["sha1"]
+	dir := t.TempDir()
+	path := filepath.Join(dir, "libroot.so")
+	copyFile(t, sha1.path, path)
+	p := startLoader(t, f, nil, path)
+	if err := os.Remove(path); err != nil {
+		t.Fatal(err)
+	}
+	root := filepath.Join(dir, "proc")
+	if err := os.Symlink("/proc", root); err != nil {
+		t.Fatal(err)
+	}
+	h, err := OpenWithOptions(p.pid, &OpenOptions{ProcRoot: root})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	o := NormalizeOptions{Backend: BackendText, BuildIDs: true, NoBuildIDCache: true}
+	if _, m := normalizeOne(t, h, p.addrs["lib1"], o); !bytes.Equal(m.BuildID, sha1.fileID) {
+		t.Errorf("through %s: %+v, want build ID %x", root, m, sha1.fileID)
+	}
+	os.Remove(root)
+	if _, m := normalizeOne(t, h, p.addrs["lib1"], o); m.BuildID != nil || m.Flags&MetaFileUnavailable == 0 {
+		t.Errorf("proc root removed: %+v, want no build ID", m)
+	}
+}
