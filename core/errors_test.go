@@ -3,6 +3,7 @@ package core
 import (
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"strconv"
 	"strings"
@@ -540,4 +541,63 @@ func TestReopenRefusesReusedPid(t *testing.T) {
 		return
 	}
 	t.Skip("could not get the same pid again (busy machine)")
+}
+
+// TestKernelThreadHasNoAddressSpace: a kernel thread (kthreadd, pid 2) has
+// a maps file but no mm: every backend says process-gone (ESRCH), as the
+// kernel does, rather than "no VMAs".
+func TestKernelThreadHasNoAddressSpace(t *testing.T) {
+	comm, err := os.ReadFile("/proc/2/comm")
+	if err != nil || strings.TrimSpace(string(comm)) != "kthreadd" {
+		t.Skipf("pid 2 is not kthreadd here (%q, %v)", comm, err)
+	}
+	checkGone(t, openPerBackend(t, 2), []uint64{0, 1 << 40})
+}
+
+// TestConcurrentUseOfOneHandle: queries, enumerations and compares from
+// several goroutines on one handle (each with its own Result) all answer
+// like a lone call. Run with -race to check the locking.
+func TestConcurrentUseOfOneHandle(t *testing.T) {
+	tg := startSpecialTarget(t)
+	h := mustOpen(t, tg.Pid)
+	vmas, _ := enumerate(t, h, &Options{Backend: BackendText})
+	addrs := probeAddrs(vmas, len(vmas), rand.New(rand.NewPCG(5, 5)))
+	want, _ := queryAnswers(t, h, addrs, &Options{Backend: BackendText})
+	backends := liveBackends(t)
+	errs := make(chan error, 8)
+	for g := range 4 {
+		go func() {
+			var res Result
+			for i := range 30 {
+				b := backends[(g+i)%len(backends)]
+				if err := h.Query(addrs, &Options{Backend: b}, &res); err != nil {
+					errs <- err
+					return
+				}
+				for k := range addrs {
+					v, r := res.Found(k)
+					got := answer{reason: r}
+					if v != nil {
+						got.vma = *v
+					}
+					if !sameAnswer(want[k], got) {
+						if exp, msg := expectedTextIoctlDifference(want[k], got, addrs[k] >= gateStart && addrs[k] < gateEnd); !exp || msg != "" {
+							errs <- fmt.Errorf("%v: address %#x: %v %+v, want %v %+v", b, addrs[k], r, got.vma, want[k].reason, want[k].vma)
+							return
+						}
+					}
+				}
+				if err := h.Enumerate(&Options{Backend: b, Filter: Filter{Perms: PermExec}}, &res); err != nil {
+					errs <- err
+					return
+				}
+			}
+			errs <- nil
+		}()
+	}
+	for range 4 {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
 }
