@@ -11,7 +11,7 @@
 # the library against its own parser (mapsparse.c). Exit 0 pass, 1 fail,
 # 77 skip.
 
-TESTS_C_PROGRAMS := live_compare arguments handle_kinds threads sigprof_host normalize
+TESTS_C_PROGRAMS := live_compare arguments handle_kinds threads sigprof_host normalize compare_views
 # Helpers shared with examples/c (one copy of the parser and the spawner).
 TESTS_C_HELPERS  := tests/c/mapsparse.c tests/c/spawn.c tests/c/testbuf.c tests/c/vmacheck.c
 TESTS_C_HEADERS  := $(wildcard tests/c/*.h) $(INCLUDE_DIR)/procmapq.h
