@@ -49,21 +49,27 @@ struct limit_state {
 	char name[4096];
 };
 
-static int limit_open(struct contender *c, int pid)
+/* fd_state_open allocates a contender state of size bytes whose first
+ * member is the maps fd (limit and fastparse), and opens the maps file. */
+static int fd_state_open(struct contender *c, int pid, size_t size)
 {
-	struct limit_state *s = calloc(1, sizeof *s);
-	int err = open_maps(pid, &s->fd);
+	int *fd = calloc(1, size);
+	int err = open_maps(pid, fd);
 	if (err) {
-		free(s);
+		free(fd);
 		return err;
 	}
-	c->state = s;
+	c->state = fd;
 	return 0;
+}
+
+static int limit_open(struct contender *c, int pid)
+{
+	return fd_state_open(c, pid, sizeof(struct limit_state));
 }
 
 static void fd_state_close(struct contender *c)
 {
-	/* Every plain contender's state starts with its fd. */
 	int *fd = c->state;
 	if (fd) {
 		close(*fd);
@@ -259,14 +265,7 @@ struct fast_state {
 
 static int fast_open(struct contender *c, int pid)
 {
-	struct fast_state *s = malloc(sizeof *s);
-	int err = open_maps(pid, &s->fd);
-	if (err) {
-		free(s);
-		return err;
-	}
-	c->state = s;
-	return 0;
+	return fd_state_open(c, pid, sizeof(struct fast_state));
 }
 
 static void fast_rewind(struct fast_state *s)

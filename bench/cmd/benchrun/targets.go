@@ -153,6 +153,17 @@ func (t *target) pageAddrs(r *rand.Rand, page, n int) []uint64 {
 
 const pageSize = 4096
 
+// skiRentalBatch is 3,000 addresses in page heavy of the block of one-page
+// VMAs plus one address in each of k pages from spreadLow on, sorted.
+func (t *target) skiRentalBatch(r *rand.Rand, heavy, spreadLow, k int) []uint64 {
+	a := t.pageAddrs(r, heavy, 3000)
+	for p := range k {
+		a = append(a, t.pageAddrs(r, spreadLow+p, 1)...)
+	}
+	slices.Sort(a)
+	return a
+}
+
 // breakEven estimates how many point ioctls cost as much as one text
 // read of t, the point where a ski-rental planner switches: the adversarial
 // batches are built around it.
@@ -270,27 +281,20 @@ func buildWorkloads(dir string, seed uint64, targets map[int]*target, selected f
 			if fresh {
 				suffix, how = "-fresh", "new handle per call (no history)"
 			}
-			r := rngFor(seed, "adv-spread-first")
-			var a []uint64
-			for p := range k {
-				a = append(a, t.pageAddrs(r, p, 1)...)
+			// Sorted, the spread pages come first when they lie below
+			// the heavy page, and last when above it.
+			for _, v := range []struct {
+				name, shape      string
+				heavy, spreadLow int
+			}{
+				{"adv-spread-first", "%d addresses each in a new VMA, then 3,000 in one VMA", k + 5, 0},
+				{"adv-heavy-first", "3,000 addresses in one VMA, then %d each in a new VMA", 0, 5},
+			} {
+				a := t.skiRentalBatch(rngFor(seed, v.name), v.heavy, v.spreadLow, k)
+				must(add(&workload{Workload: spec.Workload{Name: v.name + suffix, Kind: spec.KindQuery, OpenEach: fresh},
+					Title:  fmt.Sprintf("adversarial (ski rental): "+v.shape+", %s-VMA target, %s", k, vmaCount(t), how),
+					Target: t, Adversarial: true, Iters: 2000, BudgetMs: 1500}, a))
 			}
-			a = append(a, t.pageAddrs(r, k+5, 3000)...)
-			slices.Sort(a)
-			must(add(&workload{Workload: spec.Workload{Name: "adv-spread-first" + suffix, Kind: spec.KindQuery, OpenEach: fresh},
-				Title: fmt.Sprintf("adversarial (ski rental): %d addresses each in a new VMA, then 3,000 in one VMA, %s-VMA target, %s",
-					k, vmaCount(t), how),
-				Target: t, Adversarial: true, Iters: 2000, BudgetMs: 1500}, a))
-			r = rngFor(seed, "adv-heavy-first")
-			a = t.pageAddrs(r, 0, 3000)
-			for p := range k {
-				a = append(a, t.pageAddrs(r, p+5, 1)...)
-			}
-			slices.Sort(a)
-			must(add(&workload{Workload: spec.Workload{Name: "adv-heavy-first" + suffix, Kind: spec.KindQuery, OpenEach: fresh},
-				Title: fmt.Sprintf("adversarial (ski rental): 3,000 addresses in one VMA, then %d each in a new VMA, %s-VMA target, %s",
-					k, vmaCount(t), how),
-				Target: t, Adversarial: true, Iters: 2000, BudgetMs: 1500}, a))
 		}
 	}
 	return ws, err
