@@ -117,6 +117,11 @@ const (
 	// alone. Never set for files opened through map_files, which are the
 	// mapped file by construction.
 	MetaDevUnverified
+	// MetaNameAmbiguous: the text backend read "\012" in the name and
+	// turned it into a newline; the path may really hold those four bytes
+	// (the ioctl backend has the exact name). A build ID is still found
+	// through map_files.
+	MetaNameAmbiguous
 )
 
 // Meta describes what a group of normalized addresses belongs to. Path
@@ -236,7 +241,9 @@ func (o *NormalizeOptions) validate() error {
 // kernel interfaces differ: the x86-64 [vsyscall] page is
 // UnknownUnsupported with text and UnknownUnmapped with the ioctl (which
 // never reports it); a path of PATH_MAX bytes or more is empty in the
-// ioctl's meta; BuildIDSource is BuildIDKernel with the ioctl where text
+// ioctl's meta; a path holding a newline or the four bytes "\012" is
+// ambiguous in the text (MetaNameAmbiguous), exact with the ioctl;
+// BuildIDSource is BuildIDKernel with the ioctl where text
 // gives BuildIDFile. The bytes of a build ID only differ for a file with
 // several GNU build-ID notes, the first longer than 20 bytes: the kernel
 // skips it and reports the next, and its answer is kept (it read the
@@ -465,6 +472,9 @@ func (res *Normalized) metaFor(vi int32) uint32 {
 	m := Meta{Kind: MetaELF, Path: v.Name, DevMajor: v.DevMajor, DevMinor: v.DevMinor, Inode: v.Inode}
 	if v.Flags&FlagDeleted != 0 {
 		m.Flags |= MetaDeleted
+	}
+	if v.Flags&FlagNameAmbiguous != 0 {
+		m.Flags |= MetaNameAmbiguous
 	}
 	if len(v.BuildID) > 0 {
 		m.BuildID, m.BuildIDSource = v.BuildID, BuildIDKernel

@@ -763,3 +763,119 @@ func TestNormalizeProcRoot(t *testing.T) {
 		t.Errorf("proc root removed: %+v, want no build ID", m)
 	}
 }
+
+// TestNormalizeVsyscall pins the documented backend difference: the gate
+// VMA is UnknownUnsupported with text and UnknownUnmapped with the ioctl.
+func TestNormalizeVsyscall(t *testing.T) {
+	maps, err := os.ReadFile("/proc/self/maps")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Contains(maps, []byte("[vsyscall]")) {
+		t.Skip("no [vsyscall] page on this machine")
+	}
+	const addr = 0xffffffffff600010
+	h := mustOpen(t, 0)
+	want := map[Backend]UnknownReason{BackendText: UnknownUnsupported, BackendIoctl: UnknownUnmapped}
+	for b, reason := range want {
+		if b == BackendIoctl && !haveIoctl(t) {
+			continue
+		}
+		out, m := normalizeOne(t, h, addr, NormalizeOptions{Backend: b})
+		if m.Kind != MetaUnknown || m.Reason != reason || out.FileOffset != addr {
+			t.Errorf("%v: %+v %v %v, want unknown %v", b, out, m.Kind, m.Reason, reason)
+		}
+	}
+}
+
+// TestNormalizeSpecials normalizes the target's special mappings (file at
+// an offset, deleted, odd names, exec-only, memfd, shared anonymous, SysV
+// shm, PROT_NONE, anonymous exec-only, hugetlb, path > PATH_MAX) with both
+// backends and checks kinds, offsets and that the backends agree (but for
+// the long path, which only the text can name).
+func TestNormalizeSpecials(t *testing.T) {
+	tg := startSpecialTarget(t)
+	h := mustOpen(t, tg.Pid)
+	page := uint64(os.Getpagesize())
+	type want struct {
+		kind   MetaKind
+		reason UnknownReason
+		offset uint64 // FileOffset of Start+0x10 (unknown: the address)
+		flags  MetaFlags
+	}
+	wants := map[string]want{
+		"offset":         {MetaELF, 0, 3*page + 0x10, 0},
+		"deleted":        {MetaELF, 0, 0x10, MetaDeleted},
+		"spaces":         {MetaELF, 0, 0x10, 0},
+		"leading-space":  {MetaELF, 0, 0x10, 0},
+		"newline":        {MetaELF, 0, 0x10, 0},
+		"backslash012":   {MetaELF, 0, 0x10, 0},
+		"unicode":        {MetaELF, 0, 0x10, 0},
+		"fake-deleted":   {MetaELF, 0, 0x10, MetaDeleted},
+		"exec-only":      {MetaELF, 0, 0x10, 0},
+		"shared-file":    {MetaELF, 0, 0x10, 0},
+		"memfd":          {MetaELF, 0, 0x10, MetaDeleted},
+		"shared-anon":    {MetaELF, 0, 0x10, MetaDeleted},
+		"sysv-shm":       {MetaELF, 0, 0x10, MetaDeleted},
+		"prot-none":      {MetaUnknown, UnknownAnonymous, 0, 0},
+		"anon-exec-only": {MetaUnknown, UnknownAnonymous, 0, 0},
+		"hugetlb":        {MetaUnknown, UnknownAnonymous, 0, 0},
+		"long-path":      {MetaELF, 0, 0x10, 0},
+	}
+	// Labels absent from this target (no hugetlb pages, no SysV shm) are
+	// simply not asked for.
+	var labels []string
+	var addrs []uint64
+	for _, m := range tg.Mappings {
+		if _, ok := wants[m.Label]; ok {
+			labels = append(labels, m.Label)
+			addrs = append(addrs, m.Start+0x10)
+		}
+	}
+	results := map[Backend]*Normalized{}
+	for _, b := range []Backend{BackendText, BackendIoctl} {
+		if b == BackendIoctl && !haveIoctl(t) {
+			continue
+		}
+		res := new(Normalized)
+		if err := h.Normalize(addrs, &NormalizeOptions{Backend: b, BuildIDs: true, VirtAddrs: true}, res); err != nil {
+			t.Fatal(err)
+		}
+		results[b] = res
+		for i, l := range labels {
+			w, out := wants[l], res.Outputs[i]
+			m := res.Metas[out.Meta]
+			off := w.offset
+			if w.kind == MetaUnknown {
+				off = addrs[i]
+			}
+			wantFlags := w.flags
+			if b == BackendText && (l == "newline" || l == "backslash012") {
+				wantFlags |= MetaNameAmbiguous
+			}
+			if m.Kind != w.kind || m.Reason != w.reason || out.FileOffset != off || m.Flags&^MetaFileUnavailable != wantFlags {
+				t.Errorf("%v %s: %v/%v offset %#x flags %b, want %v/%v %#x %b", b, l, m.Kind, m.Reason, out.FileOffset, m.Flags, w.kind, w.reason, off, w.flags)
+			}
+			if m.BuildID != nil || out.HasVirtAddr {
+				t.Errorf("%v %s: build ID %x / vaddr in a non-ELF file", b, l, m.BuildID)
+			}
+		}
+	}
+	rt, ri := results[BackendText], results[BackendIoctl]
+	if rt == nil || ri == nil {
+		return
+	}
+	for i, l := range labels {
+		mt, mi := rt.Metas[rt.Outputs[i].Meta], ri.Metas[ri.Outputs[i].Meta]
+		if rt.Outputs[i] != ri.Outputs[i] && l != "long-path" {
+			t.Errorf("%s: text %+v, ioctl %+v", l, rt.Outputs[i], ri.Outputs[i])
+		}
+		// Expected differences: the long path (ioctl: empty) and "\012"
+		// (text: a newline, flagged ambiguous).
+		samePath := bytes.Equal(mt.Path, mi.Path) || (l == "long-path" && len(mi.Path) == 0) ||
+			(l == "backslash012" && bytes.Equal(mt.Path, bytes.ReplaceAll(mi.Path, []byte(`\012`), []byte("\n"))))
+		if mt.Kind != mi.Kind || mt.Reason != mi.Reason || mt.Flags&^MetaNameAmbiguous != mi.Flags || !samePath || mt.Inode != mi.Inode {
+			t.Errorf("%s: text %+v, ioctl %+v", l, mt, mi)
+		}
+	}
+}
