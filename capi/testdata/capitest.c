@@ -13,7 +13,7 @@
  *   capitest threads PID ADDR...                 one handle, many threads
  *   capitest fork                                -ECHILD in a forked child
  *   capitest crash                               C crash under the library
- *   capitest bench N PID ADDR                    ns per empty and 1-address call
+ *   capitest bench MODE N PID ADDR               ns per call; MODE: empty, one
  *
  * Exit status: 0 pass, 1 fail (with a message on stderr), 2 usage.
  */
@@ -589,27 +589,26 @@ static double now_ns(void)
 	return ts.tv_sec * 1e9 + ts.tv_nsec;
 }
 
-/* Prints "empty NS_PER_CALL" and "one NS_PER_CALL": the same calls as the
- * Go benchmark in capi_test.go, through the C ABI. */
-static int cmd_bench(long n, int pid, uint64_t addr)
+/* Prints the nanoseconds per call of N calls of procmapq_query with an
+ * empty batch (MODE "empty") or one address (MODE "one"): the same calls as
+ * BenchmarkQueryCABI in capi_test.go makes in Go. */
+static int cmd_bench(const char *mode, long n, int pid, uint64_t addr)
 {
 	struct procmapq *h = open_or_die(pid);
 	struct procmapq_lookup lk;
 	struct outbuf o = { 0 };
 	outbuf_grow(&o);
-	/* Warm up: first call on the thread, probe, calibration. */
+	int one = !strcmp(mode, "one");
+	/* Warm up: first call on the thread, the probe, the cost model. */
 	for (int i = 0; i < 1000; i++)
 		procmapq_query(h, &addr, 1, NULL, &lk, &o.buf);
 	double t0 = now_ns();
 	for (long i = 0; i < n; i++)
-		if (procmapq_query(h, NULL, 0, NULL, NULL, &o.buf) != 0)
+		if (procmapq_query(h, one ? &addr : NULL, one, NULL, one ? &lk : NULL, &o.buf) != one) {
+			fprintf(stderr, "bench: %s\n", procmapq_last_error());
 			return 1;
-	double t1 = now_ns();
-	for (long i = 0; i < n; i++)
-		if (procmapq_query(h, &addr, 1, NULL, &lk, &o.buf) != 1)
-			return 1;
-	double t2 = now_ns();
-	printf("empty %.1f\none %.1f\n", (t1 - t0) / n, (t2 - t1) / n);
+		}
+	printf("%.2f\n", (now_ns() - t0) / (double)n);
 	procmapq_close(h);
 	return 0;
 }
@@ -641,8 +640,8 @@ int main(int argc, char **argv)
 		return cmd_fork();
 	if (!strcmp(cmd, "crash"))
 		return cmd_crash();
-	if (!strcmp(cmd, "bench") && argc == 5)
-		return cmd_bench(atol(argv[2]), atoi(argv[3]), strtoull(argv[4], NULL, 0));
+	if (!strcmp(cmd, "bench") && argc == 6)
+		return cmd_bench(argv[2], atol(argv[3]), atoi(argv[4]), strtoull(argv[5], NULL, 0));
 	fprintf(stderr, "usage: see the top of capitest.c\n");
 	return 2;
 }
