@@ -9,6 +9,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/libprocmapq/libprocmapq/internal/testtarget"
 	"golang.org/x/sys/unix"
@@ -600,4 +601,32 @@ func TestConcurrentUseOfOneHandle(t *testing.T) {
 			t.Error(err)
 		}
 	}
+}
+
+// TestZombieTarget: a target killed but not yet reaped keeps its pid and
+// maps file but has no mm: every backend says process-gone, and so does a
+// handle opened on the zombie.
+func TestZombieTarget(t *testing.T) {
+	tg := testtarget.Start(t, testtarget.Options{VMAs: 4})
+	m := mapping(t, tg, "vmas")
+	handles := openPerBackend(t, tg.Pid)
+	if err := unix.Kill(tg.Pid, unix.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	// Stop (at cleanup) reaps it; until then it is a zombie.
+	for i := 0; ; i++ {
+		stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", tg.Pid))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if f := strings.Fields(string(stat[strings.LastIndexByte(string(stat), ')')+1:])); len(f) > 0 && f[0] == "Z" {
+			break
+		}
+		if i == 1000 {
+			t.Fatal("target did not become a zombie")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	checkGone(t, handles, []uint64{m.Start, 0})
+	checkGone(t, openPerBackend(t, tg.Pid), []uint64{m.Start})
 }
