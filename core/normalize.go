@@ -208,10 +208,23 @@ type Normalized struct {
 	loads     []loadSegment // PT_LOAD segments of the metas' files
 	arena     []byte        // build IDs read from files
 	files     *fileScratch
+	fileMetas map[fileIdentity]uint32 // ELF meta of a file (first name seen)
+	// special holds the meta index of each unknown reason and, in the
+	// last slot, of the vDSO (noMeta until used).
+	special   [vdsoSlot + 1]uint32
 	fileReads int // files opened by the last call (tests)
 }
 
 const noMeta = ^uint32(0)
+
+// vdsoSlot is the vDSO's slot in Normalized.special, after the reasons.
+const vdsoSlot = int(UnknownProcessGone) + 1
+
+// fileIdentity is a mapped file's device and inode.
+type fileIdentity struct {
+	devMajor, devMinor uint32
+	ino                uint64
+}
 
 // normalizeHookAfterQuery, when set by a test, runs between finding the
 // VMAs and reading the files (to make a target exit exactly there).
@@ -265,6 +278,13 @@ func (h *Handle) Normalize(addrs []uint64, opts *NormalizeOptions, res *Normaliz
 	}
 	res.Outputs, res.Metas, res.Strategy = res.Outputs[:0], res.Metas[:0], StrategyNone
 	res.metaVMA, res.loads, res.arena, res.fileReads = res.metaVMA[:0], res.loads[:0], res.arena[:0], 0
+	for i := range res.special {
+		res.special[i] = noMeta
+	}
+	if res.fileMetas == nil {
+		res.fileMetas = make(map[fileIdentity]uint32)
+	}
+	clear(res.fileMetas) // keeps its storage: no allocation once grown
 	if err := o.validate(); err != nil {
 		return &Error{Op: "normalize", Pid: h.pid, Err: err}
 	}
@@ -429,14 +449,16 @@ func (res *Normalized) normalizeOne(addr uint64, l Lookup) NormOutput {
 
 // unknownMeta returns the index of the Unknown meta for reason, adding it.
 func (res *Normalized) unknownMeta(reason UnknownReason) uint32 {
-	for i := range res.Metas {
-		if res.Metas[i].Kind == MetaUnknown && res.Metas[i].Reason == reason {
-			return uint32(i)
-		}
+	if int(reason) < len(res.special) && res.special[reason] != noMeta {
+		return res.special[reason]
 	}
 	res.Metas = append(res.Metas, Meta{Kind: MetaUnknown, Reason: reason})
 	res.metaVMA = append(res.metaVMA, -1)
-	return uint32(len(res.Metas) - 1)
+	i := uint32(len(res.Metas) - 1)
+	if int(reason) < len(res.special) {
+		res.special[reason] = i
+	}
+	return i
 }
 
 // metaFor returns the meta of a VMA, adding it: one per file (device,
@@ -446,27 +468,33 @@ func (res *Normalized) metaFor(vi int32) uint32 {
 	switch v.Kind {
 	case KindFile, KindDeletedFile:
 	case KindVDSO:
-		for i := range res.Metas {
-			if res.Metas[i].Kind == MetaVDSO {
-				return uint32(i)
-			}
+		if res.special[vdsoSlot] == noMeta {
+			res.special[vdsoSlot] = res.addMeta(Meta{Kind: MetaVDSO, Path: v.Name}, vi)
 		}
-		return res.addMeta(Meta{Kind: MetaVDSO, Path: v.Name}, vi)
+		return res.special[vdsoSlot]
 	case KindAnonymous:
 		return res.unknownMeta(UnknownAnonymous)
 	default:
 		return res.unknownMeta(UnknownUnsupported)
 	}
-	// Search backwards: a file's VMAs are usually adjacent.
-	for i := len(res.Metas) - 1; i >= 0; i-- {
+	id := fileIdentity{v.DevMajor, v.DevMinor, v.Inode}
+	if i, ok := res.fileMetas[id]; ok {
 		m := &res.Metas[i]
-		if m.Kind == MetaELF && m.Inode == v.Inode && m.DevMajor == v.DevMajor &&
-			m.DevMinor == v.DevMinor && bytes.Equal(m.Path, v.Name) {
+		if bytes.Equal(m.Path, v.Name) {
 			if m.BuildIDSource == BuildIDNone && len(v.BuildID) > 0 {
 				// The auto backend may have found the first VMA by text.
 				m.BuildID, m.BuildIDSource = v.BuildID, BuildIDKernel
 			}
-			return uint32(i)
+			return i
+		}
+		// Same file under another name (a hard link mapped twice, or
+		// renamed between mappings): a meta of its own, found by a scan.
+		for j := range res.Metas {
+			m := &res.Metas[j]
+			if m.Kind == MetaELF && m.Inode == v.Inode && m.DevMajor == v.DevMajor &&
+				m.DevMinor == v.DevMinor && bytes.Equal(m.Path, v.Name) {
+				return uint32(j)
+			}
 		}
 	}
 	m := Meta{Kind: MetaELF, Path: v.Name, DevMajor: v.DevMajor, DevMinor: v.DevMinor, Inode: v.Inode}
@@ -479,7 +507,11 @@ func (res *Normalized) metaFor(vi int32) uint32 {
 	if len(v.BuildID) > 0 {
 		m.BuildID, m.BuildIDSource = v.BuildID, BuildIDKernel
 	}
-	return res.addMeta(m, vi)
+	i := res.addMeta(m, vi)
+	if _, ok := res.fileMetas[id]; !ok {
+		res.fileMetas[id] = i
+	}
+	return i
 }
 
 func (res *Normalized) addMeta(m Meta, vi int32) uint32 {

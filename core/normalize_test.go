@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -876,6 +877,47 @@ func TestNormalizeSpecials(t *testing.T) {
 			(l == "backslash012" && bytes.Equal(mt.Path, bytes.ReplaceAll(mi.Path, []byte(`\012`), []byte("\n"))))
 		if mt.Kind != mi.Kind || mt.Reason != mi.Reason || mt.Flags&^MetaNameAmbiguous != mi.Flags || !samePath || mt.Inode != mi.Inode {
 			t.Errorf("%s: text %+v, ioctl %+v", l, mt, mi)
+		}
+	}
+}
+
+// TestNormalizeManyFiles: 300 mapped files, two addresses in each, in
+// shuffled order: one meta per file, each output in its own file's meta.
+func TestNormalizeManyFiles(t *testing.T) {
+	const n = 300
+	tg := testtarget.Start(t, testtarget.Options{Modules: n})
+	h := mustOpen(t, tg.Pid)
+	var addrs []uint64
+	var names []string
+	for i := n - 1; i >= 0; i-- {
+		for _, suffix := range []string{"", "-text"} {
+			m, ok := tg.Mapping(fmt.Sprintf("module-%d%s", i, suffix))
+			if !ok {
+				t.Fatalf("no module-%d%s", i, suffix)
+			}
+			addrs = append(addrs, m.Start+8)
+			names = append(names, fmt.Sprintf("/module-%d.so", i))
+		}
+	}
+	rand.New(rand.NewPCG(1, 2)).Shuffle(len(addrs), func(i, j int) {
+		addrs[i], addrs[j] = addrs[j], addrs[i]
+		names[i], names[j] = names[j], names[i]
+	})
+	for _, b := range []Backend{BackendText, BackendIoctl, BackendAuto} {
+		if b == BackendIoctl && !haveIoctl(t) {
+			continue
+		}
+		var res Normalized
+		if err := h.Normalize(addrs, &NormalizeOptions{Backend: b}, &res); err != nil {
+			t.Fatal(err)
+		}
+		if len(res.Metas) != n {
+			t.Errorf("%v: %d metas, want %d", b, len(res.Metas), n)
+		}
+		for i, out := range res.Outputs {
+			if m := res.Metas[out.Meta]; m.Kind != MetaELF || !hasSuffix(m.Path, names[i]) {
+				t.Fatalf("%v: addr %#x in %q, want ...%s", b, addrs[i], m.Path, names[i])
+			}
 		}
 	}
 }
