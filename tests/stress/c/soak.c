@@ -1,0 +1,251 @@
+/* soak: millions of queries and many open/close cycles through the C ABI;
+ * memory, fds, handles and threads must come back.
+ *
+ *   soak QUERIES OPEN_CLOSE_CYCLES [THREADS]
+ *
+ * Target: a child "sleep" process (stable maps). THREADS threads (default
+ * 2) share QUERIES procmapq_query calls of 8 addresses each on one handle
+ * (backends auto and ioctl, every 64th call text; every 1000th call an
+ * enumeration instead) while the main thread runs OPEN_CLOSE_CYCLES cycles
+ * of open by pid, open_fd and open_text, a query on each, and close.
+ * Warm-up is the first 5% of each; the figures compare the end with the
+ * warm-up: RSS growth must stay below 1 MiB, open fds and live handles
+ * (opened minus closed) must return to their values after the warm-up, the
+ * thread count must not grow. Prints a FIGURE line. Exit 0 pass, 1 fail, 2 setup error.
+ */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "procmapq.h"
+
+static pid_t target;
+static long queries_per_thread;
+static atomic_long failures, calls, live_handles, threads_max;
+static char *target_text;
+static size_t target_text_len;
+static uint64_t target_addrs[8];
+
+static long status_field(const char *field)
+{
+	FILE *f = fopen("/proc/self/status", "r");
+	char line[256];
+	long v = -1;
+	size_t n = strlen(field);
+	while (f && fgets(line, sizeof line, f))
+		if (strncmp(line, field, n) == 0 && line[n] == ':')
+			v = atol(line + n + 1);
+	if (f)
+		fclose(f);
+	return v;
+}
+
+static int count_fds(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	int n = 0;
+	while (readdir(d))
+		n++;
+	closedir(d);
+	return n - 3; /* ., .. and the DIR's own fd */
+}
+
+static double now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static void fail(const char *what, int rc)
+{
+	if (atomic_fetch_add(&failures, 1) < 10)
+		fprintf(stderr, "FAIL %s: %d %s\n", what, rc, procmapq_last_error());
+}
+
+static int query_once(struct procmapq *h, uint32_t backend, int enumerate)
+{
+	static _Thread_local struct procmapq_vma vmas[256];
+	static _Thread_local char names[1 << 16];
+	struct procmapq_lookup lk[8];
+	PROCMAPQ_OPTS(procmapq_query_opts, o, .backend = backend);
+	PROCMAPQ_OPTS(procmapq_vma_buf, out, .vmas = vmas, .vmas_cap = 256, .names = names, .names_cap = sizeof names);
+	int rc = enumerate ? procmapq_enumerate(h, &o, &out) : procmapq_query(h, target_addrs, 8, &o, lk, &out);
+	atomic_fetch_add(&calls, 1);
+	if (rc <= 0) {
+		fail(enumerate ? "enumerate" : "query", rc);
+		return rc;
+	}
+	if (!enumerate && (lk[0].reason != PROCMAPQ_REASON_FOUND || lk[7].reason != PROCMAPQ_REASON_UNMAPPED))
+		fail("query answers", rc);
+	return rc;
+}
+
+static void *query_worker(void *arg)
+{
+	struct procmapq *h = arg;
+	int have_ioctl = procmapq_supports_procmap_query() == 1;
+	for (long i = 0; i < queries_per_thread; i++) {
+		uint32_t backend = i % 64 == 0 ? PROCMAPQ_BACKEND_TEXT
+				   : (i & 1) && have_ioctl ? PROCMAPQ_BACKEND_IOCTL
+							     : PROCMAPQ_BACKEND_AUTO;
+		query_once(h, backend, i % 1000 == 999);
+	}
+	return NULL;
+}
+
+static void open_close_cycle(long i)
+{
+	struct procmapq *h;
+	int rc;
+	switch (i % 3) {
+	case 0:
+		rc = procmapq_open(target, NULL, &h);
+		break;
+	case 1: {
+		char path[64];
+		snprintf(path, sizeof path, "/proc/%d/maps", (int)target);
+		int fd = open(path, O_RDONLY | O_CLOEXEC);
+		PROCMAPQ_OPTS(procmapq_open_opts, oo, .pid = target);
+		rc = procmapq_open_fd(fd, &oo, &h);
+		close(fd);
+		break;
+	}
+	default:
+		rc = procmapq_open_text(target_text, target_text_len, NULL, &h);
+	}
+	if (rc != 0) {
+		fail("open", rc);
+		return;
+	}
+	atomic_fetch_add(&live_handles, 1);
+	query_once(h, PROCMAPQ_BACKEND_AUTO, 0);
+	if ((rc = procmapq_close(h)) != 0)
+		fail("close", rc);
+	else
+		atomic_fetch_sub(&live_handles, 1);
+}
+
+/* run_phase opens a shared handle, runs QUERIES calls on THREADS threads
+ * and cycles [from, to) on this thread meanwhile, then closes the handle.
+ * It samples the thread count every 500 cycles. */
+static void run_phase(long queries, long from, long to, int threads)
+{
+	struct procmapq *h;
+	int rc = procmapq_open(target, NULL, &h);
+	if (rc != 0) {
+		fail("open", rc);
+		return;
+	}
+	atomic_fetch_add(&live_handles, 1);
+	queries_per_thread = queries / threads;
+	pthread_t t[16];
+	for (int i = 0; i < threads; i++)
+		pthread_create(&t[i], NULL, query_worker, h);
+	for (long i = from; i < to; i++) {
+		open_close_cycle(i);
+		if (i % 500 == 0) {
+			long n = status_field("Threads");
+			if (n > atomic_load(&threads_max))
+				atomic_store(&threads_max, n);
+		}
+	}
+	for (int i = 0; i < threads; i++)
+		pthread_join(t[i], NULL);
+	if ((rc = procmapq_close(h)) != 0)
+		fail("close", rc);
+	else
+		atomic_fetch_sub(&live_handles, 1);
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 3) {
+		fprintf(stderr, "usage: soak QUERIES OPEN_CLOSE_CYCLES [THREADS]\n");
+		return 2;
+	}
+	long queries = atol(argv[1]), cycles = atol(argv[2]);
+	int threads = argc > 3 ? atoi(argv[3]) : 2;
+	if (threads < 1 || threads > 16)
+		return 2;
+	target = fork();
+	if (target == 0) {
+		execlp("sleep", "sleep", "3600", (char *)NULL);
+		_exit(127);
+	}
+	usleep(50000); /* let it exec */
+	/* Its maps text (for text handles) and addresses: the start of each of
+	 * its first 7 VMAs and one unmapped address. */
+	char path[64];
+	snprintf(path, sizeof path, "/proc/%d/maps", (int)target);
+	FILE *f = fopen(path, "r");
+	target_text = calloc(1, 1 << 20);
+	target_text_len = f ? fread(target_text, 1, (1 << 20) - 1, f) : 0;
+	if (f)
+		fclose(f);
+	char *line = target_text;
+	for (int i = 0; i < 7 && line && *line; i++) {
+		target_addrs[i] = strtoull(line, NULL, 16);
+		line = strchr(line, '\n');
+		line = line ? line + 1 : NULL;
+	}
+	target_addrs[7] = 0x1000; /* below every mapping */
+	if (target_addrs[6] == 0) {
+		fprintf(stderr, "soak: target has fewer than 7 VMAs\n");
+		return 2;
+	}
+
+	/* Warm-up: 5% of the queries and of the cycles (at least 2,000, so the
+	 * Go heap reaches its steady size), run together like the measured
+	 * phase. The runtime opens its netpoller fds and starts its threads on
+	 * first use: the reference figures are taken after the warm-up, with
+	 * every handle closed. */
+	int fds_load = count_fds();
+	double t0 = now();
+	long warm_cycles = cycles / 20 > 2000 ? cycles / 20 : (cycles < 2000 ? cycles : 2000);
+	run_phase(queries / 20, 0, warm_cycles, threads);
+	long rss_warm = status_field("VmRSS"), threads_warm = status_field("Threads");
+	int fds_warm = count_fds();
+	run_phase(queries - queries / 20, warm_cycles, cycles, threads);
+	double elapsed = now() - t0;
+	long rss_end = status_field("VmRSS"), threads_end = status_field("Threads");
+	int fds_end = count_fds();
+	if (getenv("PMQ_DEBUG_FDS")) {
+		char cmd[64];
+		snprintf(cmd, sizeof cmd, "ls -l /proc/%d/fd >&2", (int)getpid());
+		if (system(cmd)) {}
+	}
+	kill(target, SIGKILL);
+	waitpid(target, NULL, 0);
+
+	long growth = rss_end - rss_warm;
+	printf("FIGURE soak-cabi: calls=%ld (queries+enumerations, 8 addresses per query) open_close_cycles=%ld "
+	       "threads=%d seconds=%.1f rss_warm_kib=%ld rss_end_kib=%ld growth_kib=%ld fds_at_load=%d fds_warm=%d "
+	       "fds_end=%d live_handles_end=%ld os_threads_warm=%ld os_threads_max=%ld os_threads_end=%ld failures=%ld\n",
+	       atomic_load(&calls), cycles, threads, elapsed, rss_warm, rss_end, growth, fds_load, fds_warm, fds_end,
+	       atomic_load(&live_handles), threads_warm, atomic_load(&threads_max), threads_end, atomic_load(&failures));
+	int bad = atomic_load(&failures) != 0;
+	if (growth >= 1024) {
+		fprintf(stderr, "FAIL RSS grew %ld KiB after warm-up (limit 1024)\n", growth);
+		bad = 1;
+	}
+	if (fds_end != fds_warm || atomic_load(&live_handles) != 0) {
+		fprintf(stderr, "FAIL fds %d -> %d, live handles %ld\n", fds_warm, fds_end, atomic_load(&live_handles));
+		bad = 1;
+	}
+	if (threads_end > threads_warm) {
+		fprintf(stderr, "FAIL threads %ld -> %ld\n", threads_warm, threads_end);
+		bad = 1;
+	}
+	return bad;
+}
