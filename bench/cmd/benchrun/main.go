@@ -111,7 +111,7 @@ func run(c *config) error {
 		targets[size.VMAs] = t
 		c.logf(start, "target %d started: pid %d, %d VMAs", size.VMAs, t.proc.Pid, len(t.vmas))
 	}
-	ws, err := buildWorkloads(filepath.Join(c.outDir, "addrs"), c.seed, targets, c.selected)
+	ws, err := buildWorkloads(filepath.Join(c.outDir, "addrs"), c.seed, targets, c.selected, c.quick)
 	if err != nil {
 		return err
 	}

@@ -43,7 +43,7 @@ func (rep *report) plotSeries() []series {
 func (rep *report) plot() string {
 	const (
 		pw, ph       = 300.0, 230.0 // plot area of a panel
-		left, top    = 70.0, 40.0
+		left, top    = 70.0, 52.0
 		gap          = 45.0
 		legendHeight = 50.0
 	)
@@ -88,7 +88,7 @@ func (rep *report) plot() string {
 			fmt.Fprintf(&b, `<line x1="%.1f" y1="%.0f" x2="%.1f" y2="%.0f" stroke="#eee"/>`+"\n", x, top, x, top+ph)
 			fmt.Fprintf(&b, `<text x="%.1f" y="%.0f" text-anchor="middle">%s</text>`+"\n", x, top+ph+16, map[float64]string{2: "100", 3: "1,000", 4: "10,000"}[e])
 		}
-		fmt.Fprintf(&b, `<text x="%.0f" y="%.0f" text-anchor="middle">VMAs</text>`+"\n", x0+pw/2, top+ph+34)
+		fmt.Fprintf(&b, `<text x="%.0f" y="%.0f" text-anchor="middle">VMAs in the target</text>`+"\n", x0+pw/2, top+ph+34)
 		for e := ylo; e <= yhi; e++ {
 			y := py(math.Pow(10, e))
 			fmt.Fprintf(&b, `<line x1="%.0f" y1="%.1f" x2="%.0f" y2="%.1f" stroke="#eee"/>`+"\n", x0, y, x0+pw, y)

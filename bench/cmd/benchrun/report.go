@@ -375,6 +375,11 @@ func describeMachine(res *spec.Run) []string {
 	if v := res.Extras["syscall_getppid_ns"]; len(v) > 0 {
 		out = append(out, "getppid() "+fmtNs(stats(v).median))
 	}
+	if la, err := os.ReadFile("/proc/loadavg"); err == nil {
+		// Other work on the machine shows here: the numbers are only as
+		// quiet as the machine was.
+		out = append(out, "load average "+strings.Join(strings.Fields(string(la))[:3], " ")+" at the end")
+	}
 	out = append(out, runtime.Version())
 	if gcc, err := exec.Command("gcc", "-dumpfullversion").Output(); err == nil {
 		out = append(out, "gcc "+strings.TrimSpace(string(gcc)))
