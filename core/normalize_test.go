@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/libprocmapq/libprocmapq/internal/testtarget"
 )
 
@@ -918,6 +920,68 @@ func TestNormalizeManyFiles(t *testing.T) {
 			if m := res.Metas[out.Meta]; m.Kind != MetaELF || !hasSuffix(m.Path, names[i]) {
 				t.Fatalf("%v: addr %#x in %q, want ...%s", b, addrs[i], m.Path, names[i])
 			}
+		}
+	}
+}
+
+// TestNormalizeBtrfsSubvolume: on btrfs, stat() reports a subvolume's own
+// device while the mapping shows the filesystem's. The file is accepted on
+// its inode, flagged MetaDevUnverified when found by path; through
+// map_files (the mapped file itself) no flag is needed.
+func TestNormalizeBtrfsSubvolume(t *testing.T) {
+	f := needELFFixtures(t)
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to mount")
+	}
+	for _, tool := range []string{"mkfs.btrfs", "btrfs", "unshare"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Skipf("no %s (apt-get install btrfs-progs)", tool)
+		}
+	}
+	fs, _ := os.ReadFile("/proc/filesystems")
+	if !bytes.Contains(fs, []byte("btrfs")) {
+		t.Skip("kernel without btrfs")
+	}
+	dir := t.TempDir()
+	img, mnt := filepath.Join(dir, "btrfs.img"), filepath.Join(dir, "mnt")
+	if err := os.Mkdir(mnt, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(img, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Truncate(img, 128<<20); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command("mkfs.btrfs", "-q", img).CombinedOutput(); err != nil {
+		t.Skipf("mkfs.btrfs: %v %s", err, out)
+	}
+	sha1 := f.libs["sha1"]
+	lib := filepath.Join(mnt, "sub", "lib.so")
+	// Mounted in the loader's own mount namespace: gone when it exits.
+	wrap := []string{"unshare", "--mount", "--propagation", "private", "sh", "-c",
+		"mount -o loop '" + img + "' '" + mnt + "' && btrfs -q subvolume create '" + mnt + "/sub' && cp '" + sha1.path + "' '" + lib + "' && "}
+	p := startLoader(t, f, wrap, lib)
+	h := mustOpen(t, p.pid)
+	var st unix.Stat_t
+	if err := unix.Stat(fmt.Sprintf("/proc/%d/root%s", p.pid, lib), &st); err != nil {
+		t.Fatal(err)
+	}
+	_, m := normalizeOne(t, h, p.addrs["lib1"], NormalizeOptions{Backend: BackendText})
+	if m.DevMajor == unix.Major(st.Dev) && m.DevMinor == unix.Minor(st.Dev) {
+		t.Skipf("this btrfs reports the same device %d:%d to stat and maps", m.DevMajor, m.DevMinor)
+	}
+	for _, c := range []struct {
+		o    NormalizeOptions
+		want MetaFlags
+	}{
+		{NormalizeOptions{Backend: BackendText, BuildIDs: true}, 0},
+		{NormalizeOptions{Backend: BackendText, BuildIDs: true, NoMapFiles: true}, MetaDevUnverified},
+		{NormalizeOptions{Backend: BackendText, BuildIDs: true, NoMapFiles: true, NoBuildIDCache: true}, MetaDevUnverified},
+	} {
+		_, m := normalizeOne(t, h, p.addrs["lib1"], c.o)
+		if !bytes.Equal(m.BuildID, sha1.fileID) || m.Flags != c.want {
+			t.Errorf("%+v: build ID %x flags %b, want %x flags %b", c.o, m.BuildID, m.Flags, sha1.fileID, c.want)
 		}
 	}
 }
