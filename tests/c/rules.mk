@@ -40,7 +40,7 @@ TESTS_C_SANITIZE := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-
 #    leaks in the tests and in C code of the library are still reported.
 #    (Handles are C.malloc'd from Go, so a leaked handle is not seen.)
 # UBSan findings abort (-fno-sanitize-recover=all); ASan findings always do.
-TESTS_C_SANITIZER_ENV := LSAN_OPTIONS=suppressions=$(abspath tests/c/lsan.supp) \
+TESTS_C_SANITIZER_ENV := LSAN_OPTIONS=suppressions=$(abspath tests/c/lsan.supp):print_suppressions=0 \
 	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 
 # The target program, shared with other areas' rules: defined once.
@@ -73,5 +73,24 @@ test-c-asan: $(TESTS_C_ASAN_BINS) $(PROCMAPQ_TARGET_BIN) lib
 	$(Q)PROCMAPQ_TARGET=$(PROCMAPQ_TARGET_BIN) $(TESTS_C_SANITIZER_ENV) \
 		tests/c/run-tests.sh c-tests-asan $(TESTS_C_ASAN_BINS)
 
-TEST_TARGETS  += test-c
+# The same plain test programs against a library built with
+# GOEXPERIMENT=cgocheck2, which checks every pointer crossing between C and
+# Go (too slow to build for make test: part of make stress). LD_LIBRARY_PATH
+# takes precedence over the programs' RUNPATH.
+TESTS_C_CGOCHECK2_DIR := $(BUILD)/cgocheck2
+TESTS_C_CGOCHECK2_LIB := $(TESTS_C_CGOCHECK2_DIR)/$(LIB_SONAME)
+
+$(TESTS_C_CGOCHECK2_LIB): $(GO_LIB_SOURCES)
+	@mkdir -p $(dir $@)
+	@echo "  GO      $@ (GOEXPERIMENT=cgocheck2)"
+	$(Q)GOEXPERIMENT=cgocheck2 $(GO) build -buildvcs=false -buildmode=c-shared -ldflags "$(GO_LDFLAGS)" -o $@ ./capi
+	$(Q)rm -f $(basename $@).h
+
+.PHONY: test-c-cgocheck2
+test-c-cgocheck2: $(TESTS_C_BINS) $(PROCMAPQ_TARGET_BIN) $(TESTS_C_CGOCHECK2_LIB) ## C tests against a cgocheck2 library
+	$(Q)PROCMAPQ_TARGET=$(PROCMAPQ_TARGET_BIN) LD_LIBRARY_PATH=$(abspath $(TESTS_C_CGOCHECK2_DIR)) \
+		tests/c/run-tests.sh c-tests-cgocheck2 $(TESTS_C_BINS)
+
+TEST_TARGETS   += test-c
+STRESS_TARGETS += test-c-cgocheck2
 BUILD_TARGETS += $(TESTS_C_BINS) $(PROCMAPQ_TARGET_BIN)
