@@ -6,6 +6,7 @@
  * sizes needed. */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <stdio.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -221,6 +222,51 @@ static void check_special_filters(struct procmapq *h, const struct spawned_targe
 	test_out_free(&o);
 }
 
+/* huge_page_size reads the default huge page size from /proc/meminfo (an
+ * independent source for the ioctl's vma_page_size), or 0. */
+static uint64_t huge_page_size(void)
+{
+	FILE *f = fopen("/proc/meminfo", "r");
+	char line[128];
+	unsigned long long kib = 0;
+	while (f && fgets(line, sizeof line, f))
+		if (sscanf(line, "Hugepagesize: %llu kB", &kib) == 1)
+			break;
+	if (f)
+		fclose(f);
+	return (uint64_t)kib * 1024;
+}
+
+/* check_hugetlb: the ioctl reports a hugetlb VMA's huge page size; the text
+ * cannot (0). Needs reserved huge pages (vm.nr_hugepages). */
+static void check_hugetlb(struct procmapq *h, const struct spawned_target *tg, const struct maps_table *t)
+{
+	const struct target_mapping *m = target_mapping_find(tg, "hugetlb");
+	if (!m) {
+		SKIP("no hugetlb mapping (no huge pages reserved: vm.nr_hugepages is 0); page size of huge VMAs "
+		     "not checked");
+		return;
+	}
+	struct test_out o;
+	if (test_out_init(&o, t, 1) != 0) {
+		CHECK(0, "out of memory");
+		return;
+	}
+	uint64_t want = huge_page_size();
+	for (size_t b = 1; b < sizeof backends / sizeof backends[0]; b++) {
+		if (backends[b].backend == PROCMAPQ_BACKEND_IOCTL && !ioctl_supported)
+			continue;
+		PROCMAPQ_OPTS(procmapq_query_opts, opts, .backend = backends[b].backend);
+		uint64_t addr = m->start;
+		int rc = procmapq_query(h, &addr, 1, &opts, o.lookups, &o.buf);
+		uint64_t got = rc == 1 ? o.vmas[0].page_size : ~0ull;
+		uint64_t expect = backends[b].backend == PROCMAPQ_BACKEND_IOCTL ? want : 0;
+		CHECK(rc == 1 && got == expect, "hugetlb VMA, backend %s: rc %d page size %llu, want %llu",
+		      backends[b].name, rc, (unsigned long long)got, (unsigned long long)expect);
+	}
+	test_out_free(&o);
+}
+
 static void run_target(const char *const *args, const char *label, const struct filter *filters, size_t nfilters,
 		       bool specials)
 {
@@ -252,8 +298,10 @@ static void run_target(const char *const *args, const char *label, const struct 
 			check_erange(h, &t, label, b);
 		}
 		check_sorted_flag(h, &t, label);
-		if (specials)
+		if (specials) {
 			check_special_filters(h, &tg, &t);
+			check_hugetlb(h, &tg, &t);
+		}
 	}
 	CHECK(procmapq_close(h) == 0, "close");
 	maps_free(&t);
