@@ -11,7 +11,8 @@ import (
 // for a full dump (one ioctl per VMA costs more) and walks the kernel with
 // PROCMAP_QUERY's own filters when a filter keeps few VMAs.
 //
-// The ioctl never returns the x86-64 [vsyscall] gate VMA; the text does.
+// The ioctl never returns the x86-64 [vsyscall] gate VMA; the text does, and
+// so does auto (it learns the gate from its first text read on the handle).
 // On kernels without PROCMAP_QUERY auto uses text and a forced ioctl
 // backend fails with [ErrNotSupported].
 func (h *Handle) Enumerate(opts *Options, res *Result) error {
@@ -125,6 +126,9 @@ func (h *Handle) enumWalk(o *Options, res *Result, adaptive bool) error {
 			break // cannot happen; never loop forever
 		}
 		addr = v.End
+	}
+	if adaptive && h.hasGate && o.Filter.matches(&h.gate) {
+		res.VMAs = append(res.VMAs, h.gate) // above every other VMA
 	}
 	n := len(res.VMAs)
 	if n > 0 {

@@ -1,6 +1,7 @@
 package core
 
 import (
+	"bytes"
 	"errors"
 	"os"
 	"path"
@@ -46,6 +47,13 @@ type Handle struct {
 	// ioctlState is this handle's own knowledge of the ioctl: an fd that is
 	// not a maps fd answers ENOTTY even on a new kernel.
 	ioctlState int8 // 0 unknown, 1 works, -1 ENOTTY
+
+	// The gate VMA ([vsyscall]) only the text shows, learnt from the first
+	// text read, so that auto can answer as the text does without reading
+	// it again; fixed for the life of an mm.
+	gateKnown bool
+	hasGate   bool
+	gate      VMA
 
 	// Text backend scratch, reused between calls.
 	textBuf []byte
@@ -131,6 +139,7 @@ func (h *Handle) openPid() error {
 		unix.Close(h.fd)
 	}
 	h.fd, h.gone, h.ioctlState = fd, false, 0
+	h.gateKnown, h.hasGate = false, false // an exec may change the ABI
 	return nil
 }
 
@@ -331,7 +340,26 @@ func (h *Handle) readText(op string) ([]byte, error) {
 		h.gone = true
 		return nil, h.goneError(op)
 	}
+	if !h.gateKnown {
+		h.learnGate(buf)
+	}
 	return buf, nil
+}
+
+// learnGate records whether the text ends with the gate VMA.
+func (h *Handle) learnGate(text []byte) {
+	h.gateKnown, h.hasGate = true, false
+	line := bytes.TrimSuffix(text, []byte{'\n'})
+	if i := bytes.LastIndexByte(line, '\n'); i >= 0 {
+		line = line[i+1:]
+	}
+	var v VMA
+	raw, msg := parseLine(line, &v)
+	if msg != "" || string(raw) != "[vsyscall]" {
+		return
+	}
+	v.setName(raw, nil)
+	h.gate, h.hasGate = v, true
 }
 
 // ioctlUsable reports whether this handle may use the ioctl: the kernel has

@@ -140,10 +140,11 @@ func (h *Handle) chooseQuery(pairs []addrIndex, o *Options) (Strategy, error) {
 	if !h.ioctlUsable() {
 		return StrategyText, nil
 	}
-	// Only the text shows the gate VMA: a batch touching it goes to text so
+	// Only the text shows the gate VMA: a batch touching it goes to text
+	// until a text read has told the handle whether the target has one, so
 	// that auto answers exactly like the text backend.
 	last := pairs[len(pairs)-1].addr
-	if last >= gateStart {
+	if last >= gateStart && !h.gateKnown {
 		for _, p := range pairs {
 			if p.addr >= gateStart && p.addr < gateEnd {
 				return StrategyText, nil
@@ -203,8 +204,10 @@ func (h *Handle) chooseEnum(o *Options) (Strategy, error) {
 	}
 	calibrate()
 	p := &h.plan
-	if o.Filter == (Filter{}) {
+	if o.Filter == (Filter{}) || !h.gateKnown {
 		// A full dump costs one ioctl per VMA, several times a text line.
+		// And until a text read has shown whether the target has the gate
+		// VMA, which the walk cannot see, auto reads the text.
 		return StrategyText, nil
 	}
 	frac := p.walkFrac[filterKey(o.Filter)]

@@ -179,7 +179,7 @@ func (r *Result) Found(i int) (*VMA, Reason) {
 //
 // If the target goes away during the batch, addresses already resolved keep
 // their answers, the others get [ReasonProcessGone], and Query returns an
-// error wrapping [ErrProcessGone]. On kernels without PROCMAP_QUERY the auto
+// error wrapping [ErrProcessGone]. On any other error res.Lookups is empty. On kernels without PROCMAP_QUERY the auto
 // backend uses text; a forced ioctl backend fails with [ErrNotSupported].
 func (h *Handle) Query(addrs []uint64, opts *Options, res *Result) error {
 	if h == nil {
@@ -228,7 +228,7 @@ func (h *Handle) Query(addrs []uint64, opts *Options, res *Result) error {
 	}
 	strategy, err := h.chooseQuery(pairs, &o)
 	if err != nil {
-		return &Error{Op: "query", Pid: h.pid, Err: err}
+		return failLookups(&Error{Op: "query", Pid: h.pid, Err: err}, pairs, 0, res)
 	}
 	if strategy == StrategyText {
 		err = h.resolveText(pairs, 0, &o, res, "query")
@@ -269,6 +269,20 @@ func (res *Result) keepTableOrdered() {
 	}
 }
 
+// failLookups settles the lookups of a call that failed at pairs[from]: if
+// the target went away, the addresses resolved so far keep their answers and
+// the rest are process-gone; on any other error no lookup is left to be
+// mistaken for an answer.
+func failLookups(err error, pairs []addrIndex, from int, res *Result) error {
+	if errors.Is(err, ErrProcessGone) {
+		markGone(pairs, from, res)
+	} else {
+		res.Lookups = res.Lookups[:0]
+		res.VMAs = res.VMAs[:0]
+	}
+	return err
+}
+
 // markGone sets every unresolved lookup from pairs[from:] to process-gone.
 func markGone(pairs []addrIndex, from int, res *Result) {
 	for _, p := range pairs[from:] {
@@ -294,8 +308,26 @@ func (h *Handle) resolveIoctl(pairs []addrIndex, o *Options, res *Result, adapti
 	noneAboveSet := false
 	ioctls := 0
 	start := time.Now()
+	gateIdx := int32(-1)
 	for i := 0; i < len(pairs); i++ {
 		a := pairs[i].addr
+		if adaptive && a >= gateStart && a < gateEnd {
+			// chooseQuery sent this batch here only if the handle knows
+			// from a text read whether the target has the gate VMA.
+			switch {
+			case !h.hasGate:
+				res.Lookups[pairs[i].idx] = Lookup{VMA: -1, Reason: ReasonUnmapped}
+			case !o.Filter.matches(&h.gate):
+				res.Lookups[pairs[i].idx] = Lookup{VMA: -1, Reason: ReasonFiltered}
+			default:
+				if gateIdx < 0 {
+					res.VMAs = append(res.VMAs, h.gate)
+					gateIdx = int32(len(res.VMAs) - 1)
+				}
+				res.Lookups[pairs[i].idx] = Lookup{VMA: gateIdx}
+			}
+			continue
+		}
 		if curValid && cur.Contains(a) {
 			if curIdx < 0 && o.Filter.matches(&cur) {
 				res.VMAs = append(res.VMAs, cur)
@@ -343,16 +375,13 @@ func (h *Handle) resolveIoctl(pairs []addrIndex, o *Options, res *Result, adapti
 				res.Strategy = StrategyText
 				return h.resolveText(pairs, i, o, res, "query")
 			}
-			return &Error{Op: "query", Pid: h.pid, Addr: a, HasAddr: true, Err: classifyErrno(en)}
-		case syscall.ESRCH:
-			h.gone = true
-			res.Syscalls += ioctls
-			markGone(pairs, i, res)
-			return &Error{Op: "query", Pid: h.pid, Addr: a, HasAddr: true, Err: classifyErrno(en)}
+			return failLookups(&Error{Op: "query", Pid: h.pid, Addr: a, HasAddr: true, Err: classifyErrno(en)}, pairs, i, res)
 		default:
+			if en == syscall.ESRCH {
+				h.gone = true
+			}
 			res.Syscalls += ioctls
-			markGone(pairs, i, res)
-			return &Error{Op: "query", Pid: h.pid, Addr: a, HasAddr: true, Err: classifyErrno(en)}
+			return failLookups(&Error{Op: "query", Pid: h.pid, Addr: a, HasAddr: true, Err: classifyErrno(en)}, pairs, i, res)
 		}
 		h.ioctlState = 1
 		curArena = len(res.arena)
@@ -383,8 +412,7 @@ func (h *Handle) resolveText(pairs []addrIndex, from int, o *Options, res *Resul
 	text, err := h.readText(op)
 	res.Syscalls += h.reads
 	if err != nil {
-		markGone(pairs, from, res)
-		return err
+		return failLookups(err, pairs, from, res)
 	}
 	if res.Strategy == StrategyNone || res.Strategy == StrategyPointIoctl {
 		res.Strategy = StrategyText
@@ -401,8 +429,7 @@ func (h *Handle) resolveText(pairs []addrIndex, from int, o *Options, res *Resul
 		lines++
 		raw, msg := parseLine(line, &v)
 		if msg != "" {
-			markGone(pairs, i, res)
-			return &Error{Op: op, Pid: h.pid, Err: errors.Join(ErrInvalidArgument, &lineError{s.line, msg})}
+			return failLookups(&Error{Op: op, Pid: h.pid, Err: errors.Join(ErrInvalidArgument, &lineError{s.line, msg})}, pairs, i, res)
 		}
 		if pairs[i].addr < v.Start {
 			res.touched++ // a gap
