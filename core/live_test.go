@@ -504,3 +504,37 @@ func TestCompareAllPids(t *testing.T) {
 	}
 	t.Logf("%d processes compared", compared)
 }
+
+// TestLiveAnonNames: "[anon:...]" is not file-backed, "[anon_shmem:...]"
+// is (shmem has a file), in every backend. Needs CONFIG_ANON_VMA_NAME.
+func TestLiveAnonNames(t *testing.T) {
+	tg := startSpecialTarget(t)
+	anon, ok1 := tg.Mapping("anon-named")
+	shmem, ok2 := tg.Mapping("shmem-named")
+	if !ok1 || !ok2 {
+		t.Skip("kernel without CONFIG_ANON_VMA_NAME: prctl(PR_SET_VMA_ANON_NAME) refused")
+	}
+	h := mustOpen(t, tg.Pid)
+	for _, b := range liveBackends(t) {
+		for _, c := range []struct {
+			addr       uint64
+			name       string
+			fileBacked bool
+		}{{anon.Start, "[anon:procmapq-anon]", false}, {shmem.Start, "[anon_shmem:procmapq-shmem]", true}} {
+			var res Result
+			if err := h.Query([]uint64{c.addr}, &Options{Backend: b}, &res); err != nil {
+				t.Fatal(err)
+			}
+			v, r := res.Found(0)
+			if r != ReasonFound || string(v.Name) != c.name || v.Kind != KindNamedAnon || v.FileBacked() != c.fileBacked {
+				t.Errorf("%v: %v %+v %q, want %s file-backed=%v", b, r, v, v.Name, c.name, c.fileBacked)
+			}
+			if err := h.Query([]uint64{c.addr}, &Options{Backend: b, Filter: Filter{FileBacked: true}}, &res); err != nil {
+				t.Fatal(err)
+			}
+			if _, r := res.Found(0); (r == ReasonFound) != c.fileBacked {
+				t.Errorf("%v: %s under the file-backed filter: %v", b, c.name, r)
+			}
+		}
+	}
+}

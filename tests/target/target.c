@@ -13,7 +13,9 @@
  *               shm, exec-only, PROT_NONE, hugetlb (when the machine has
  *               huge pages), and a file whose path is longer than PATH_MAX
  *               (4096 bytes; built with mkdirat/openat since no single
- *               system call takes such a path)
+ *               system call takes such a path), and, when the kernel has
+ *               CONFIG_ANON_VMA_NAME, "[anon:...]" and "[anon_shmem:...]"
+ *               names (labels anon-named, shmem-named)
  *   -o          open /proc/self/maps and keep it open; its fd number is
  *               printed as "mapsfd FD" (for fd-passing tests)
  *   -d DIR      where files are created (default: a new directory in /tmp);
@@ -35,6 +37,7 @@
 #include <string.h>
 #include <sys/ipc.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/shm.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -150,6 +153,28 @@ static void add_long_path(void)
 	report("long-path", p, page);
 }
 
+/* add_anon_names names an anonymous and a shared anonymous mapping with
+ * prctl(PR_SET_VMA_ANON_NAME) ("[anon:...]", "[anon_shmem:...]"). Kernels
+ * built without CONFIG_ANON_VMA_NAME refuse (EINVAL): the labels are then
+ * not reported. */
+static void add_anon_names(void)
+{
+#ifndef PR_SET_VMA
+#define PR_SET_VMA 0x53564d41
+#define PR_SET_VMA_ANON_NAME 0
+#endif
+	void *p = mmap(NULL, 2 * page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED)
+		die("mmap anon named");
+	if (prctl(PR_SET_VMA, PR_SET_VMA_ANON_NAME, (unsigned long)p, 2 * page, (unsigned long)"procmapq-anon") == 0)
+		report("anon-named", p, 2 * page);
+	p = mmap(NULL, 2 * page, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED)
+		die("mmap shmem named");
+	if (prctl(PR_SET_VMA, PR_SET_VMA_ANON_NAME, (unsigned long)p, 2 * page, (unsigned long)"procmapq-shmem") == 0)
+		report("shmem-named", p, 2 * page);
+}
+
 static void add_specials(void)
 {
 	char path[8192];
@@ -205,6 +230,7 @@ static void add_specials(void)
 		report("hugetlb", p, 2 << 20);
 
 	add_long_path();
+	add_anon_names();
 }
 
 static void cleanup(void)
