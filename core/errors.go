@@ -44,6 +44,9 @@ type Error struct {
 }
 
 func (e *Error) Error() string {
+	if e == nil {
+		return "procmapq: <nil>"
+	}
 	s := "procmapq: " + e.Op
 	if e.Pid >= 0 {
 		s += fmt.Sprintf(" pid %d", e.Pid)
@@ -54,10 +57,18 @@ func (e *Error) Error() string {
 	if e.HasAddr {
 		s += fmt.Sprintf(" addr %#x", e.Addr)
 	}
+	if e.Err == nil {
+		return s
+	}
 	return s + ": " + e.Err.Error()
 }
 
-func (e *Error) Unwrap() error { return e.Err }
+func (e *Error) Unwrap() error {
+	if e == nil {
+		return nil
+	}
+	return e.Err
+}
 
 // errnoError pairs a sentinel with the errno that caused it so that both
 // errors.Is(err, ErrX) and errors.Is(err, syscall.EX) hold.

@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"slices"
+	"syscall"
 	"testing"
 
 	"github.com/libprocmapq/libprocmapq/internal/testtarget"
@@ -238,6 +239,10 @@ func TestStrategyAndReasonNames(t *testing.T) {
 		if c.got != c.want {
 			t.Errorf("%q, want %q", c.got, c.want)
 		}
+	}
+	var nilErr *Error
+	if nilErr.Error() == "" || nilErr.Unwrap() != nil || (&Error{Op: "x", Pid: -1}).Error() != "procmapq: x" || Errno(&Error{}) != syscall.EIO {
+		t.Error("an empty or nil *Error")
 	}
 	err := &Error{Op: "query", Pid: 12, Addr: 0x1000, HasAddr: true, Path: "/proc/12/maps", Err: ErrProcessGone}
 	if got := err.Error(); got != "procmapq: query pid 12 /proc/12/maps addr 0x1000: "+ErrProcessGone.Error() || !errors.Is(err, ErrProcessGone) {
