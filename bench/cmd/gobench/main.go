@@ -188,6 +188,11 @@ func runWorkload(out *printer, w *spec.Workload, all []contender) {
 				}
 			}
 			least = min(least, len(warm[k]))
+			if _, ok := c.(garbageMaker); ok {
+				// Collect its garbage now, so that the collection does
+				// not run while the next contender is timed.
+				runtime.GC()
+			}
 		}
 	}
 	for k, c := range cs {
@@ -202,6 +207,9 @@ func runWorkload(out *printer, w *spec.Workload, all []contender) {
 		}
 	}
 }
+
+// garbageMaker is a contender that allocates on every call.
+type garbageMaker interface{ makesGarbage() }
 
 // allocsPerCall counts heap allocations per call over a few untimed calls
 // (as many as timed ones, at most 20: the smoke run makes one).
