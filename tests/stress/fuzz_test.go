@@ -1,0 +1,130 @@
+package stress
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/binary"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync"
+	"testing"
+)
+
+// libSO builds build/libprocmapq.so with the top-level Makefile if needed
+// (make is a no-op when it is up to date) and returns its directory.
+func libSO(tb testing.TB) string {
+	tb.Helper()
+	libBuild.once.Do(func() {
+		cmd := exec.Command("make", "-s", "lib")
+		cmd.Dir = repoRoot()
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			libBuild.err = err
+			libBuild.out = out
+		}
+	})
+	if libBuild.err != nil {
+		tb.Fatalf("make lib: %v\n%s", libBuild.err, libBuild.out)
+	}
+	return filepath.Join(repoRoot(), "build")
+}
+
+var libBuild struct {
+	once sync.Once
+	err  error
+	out  []byte
+}
+
+// cabiProgram builds a tests/stress/c program linked against the real
+// libprocmapq.so.
+func cabiProgram(tb testing.TB, name string, extra ...string) string {
+	tb.Helper()
+	lib := libSO(tb)
+	args := append([]string{"-std=gnu11", "-I" + filepath.Join(repoRoot(), "include"),
+		"-I" + filepath.Join(repoRoot(), "tests", "c")}, extra...)
+	args = append(args, "-L"+lib, "-lprocmapq", "-Wl,-rpath,"+lib)
+	return cProgram(tb, name, args...)
+}
+
+// fuzzServer is tests/stress/c/fuzz_cabi.c built as a server: it runs
+// each input against the real .so in its own process, so a crash in the
+// library fails the input instead of the fuzzing process.
+type fuzzServer struct {
+	cmd    *exec.Cmd
+	in     io.WriteCloser
+	out    *bufio.Reader
+	stderr bytes.Buffer
+}
+
+func startFuzzServer(tb testing.TB) *fuzzServer {
+	tb.Helper()
+	bin := cabiProgram(tb, "fuzz_cabi", "-DFUZZ_SERVER")
+	s := &fuzzServer{cmd: exec.Command(bin)}
+	s.cmd.Stderr = &s.stderr
+	var err error
+	if s.in, err = s.cmd.StdinPipe(); err != nil {
+		tb.Fatal(err)
+	}
+	out, err := s.cmd.StdoutPipe()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	s.out = bufio.NewReader(out)
+	if err := s.cmd.Start(); err != nil {
+		tb.Fatal(err)
+	}
+	return s
+}
+
+// run sends one input; false means the server died on it.
+func (s *fuzzServer) run(data []byte) bool {
+	var hdr [4]byte
+	binary.LittleEndian.PutUint32(hdr[:], uint32(len(data)))
+	if _, err := s.in.Write(append(hdr[:], data...)); err != nil {
+		return false
+	}
+	b, err := s.out.ReadByte()
+	return err == nil && b == 'k'
+}
+
+func (s *fuzzServer) stop() {
+	s.in.Close()
+	s.cmd.Wait()
+}
+
+// FuzzCABIDecode feeds the C ABI option structs (size fields, flags,
+// backends, perms, reserved bits), counts, output capacities and captured
+// maps texts decoded from the input to the real libprocmapq.so; the
+// harness (tests/stress/c/fuzz_cabi.c) checks every return code and
+// answer and aborts on a violation. Seeds: tests/stress/corpus/cabi (and
+// testdata/fuzz/FuzzCABIDecode, where go test -fuzz writes what it finds).
+func FuzzCABIDecode(f *testing.F) {
+	seeds, _ := filepath.Glob(filepath.Join(stressDir(), "corpus", "cabi", "*"))
+	for _, p := range seeds {
+		if data, err := os.ReadFile(p); err == nil {
+			f.Add(data)
+		}
+	}
+	var mu sync.Mutex
+	var srv *fuzzServer
+	f.Cleanup(func() {
+		if srv != nil {
+			srv.stop()
+		}
+	})
+	f.Fuzz(func(t *testing.T, data []byte) {
+		mu.Lock()
+		defer mu.Unlock()
+		if srv == nil {
+			srv = startFuzzServer(t)
+		}
+		if !srv.run(data) {
+			srv.stop()
+			msg := srv.stderr.String()
+			srv = nil
+			t.Fatalf("the C-ABI harness died on this input:\n%s", msg)
+		}
+	})
+}

@@ -1,0 +1,110 @@
+# tests/stress/rules.mk - the reliability suite (issue 9), included by the
+# top-level Makefile (BUILD, LIB_SO, INCLUDE_DIR, CC, CFLAGS, lib).
+#
+#   make test-stress    (part of make test, about 20 s) the C-ABI checks:
+#                       hostile callers, a mutating target queried from 4
+#                       threads (and under seccomp without PROCMAP_QUERY:
+#                       ENOTTY, EPERM, ENOSYS), a small soak (200k calls,
+#                       5k open/close cycles), the fuzz corpus replayed.
+#                       The Go tests of tests/stress run in `go test ./...`.
+#   make stress-all     (part of make stress, several minutes) the Go suite
+#                       in long mode (PROCMAPQ_STRESS=1), 60 s of C-ABI
+#                       churn, the full soak (10M calls, 100k cycles), and
+#                       every fuzzer for a fixed budget.
+#
+# Variables: STRESS_FUZZTIME=60s (each Go fuzzer), STRESS_LIBFUZZER_SECONDS=120,
+# STRESS_CHURN_SECONDS=60, LIBFUZZER_CC=clang-14.
+#
+# Every program prints FIGURE lines with its measurements.
+
+STRESS_OUT      := $(BUILD)/stress
+STRESS_SRC      := tests/stress/c
+STRESS_CFLAGS   := $(CFLAGS) -std=gnu11 -Wall -Wextra -Werror -pthread -I$(INCLUDE_DIR) -Itests/c -I$(STRESS_SRC)
+STRESS_LDLIBS   := -L$(BUILD) -lprocmapq -Wl,-rpath,$(abspath $(BUILD)) -pthread
+STRESS_FUZZTIME ?= 60s
+STRESS_LIBFUZZER_SECONDS ?= 120
+STRESS_CHURN_SECONDS ?= 60
+LIBFUZZER_CC    ?= clang-14
+STRESS_CORPUS   := tests/stress/corpus/cabi
+# Inputs libFuzzer found interesting (committed; replayed by make test).
+STRESS_FOUND    := tests/stress/corpus/cabi-found
+
+STRESS_BINS := $(STRESS_OUT)/mutator $(STRESS_OUT)/noprocmapq $(STRESS_OUT)/cabi_churn \
+	$(STRESS_OUT)/cabi_hostile $(STRESS_OUT)/soak $(STRESS_OUT)/fuzz_cabi_replay
+
+$(STRESS_OUT)/mutator: $(STRESS_SRC)/mutator.c
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(STRESS_CFLAGS) -o $@ $< -pthread
+
+$(STRESS_OUT)/noprocmapq: $(STRESS_SRC)/noprocmapq.c
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(STRESS_CFLAGS) -o $@ $<
+
+$(STRESS_OUT)/cabi_churn: $(STRESS_SRC)/cabi_churn.c $(STRESS_SRC)/mutator_client.c $(STRESS_SRC)/mutator_client.h \
+		tests/c/mapsparse.c tests/c/mapsparse.h $(LIB_SO)
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(STRESS_CFLAGS) -o $@ $(STRESS_SRC)/cabi_churn.c $(STRESS_SRC)/mutator_client.c tests/c/mapsparse.c $(STRESS_LDLIBS)
+
+$(STRESS_OUT)/cabi_hostile: $(STRESS_SRC)/cabi_hostile.c tests/c/check.h $(LIB_SO)
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(STRESS_CFLAGS) -o $@ $< $(STRESS_LDLIBS)
+
+$(STRESS_OUT)/soak: $(STRESS_SRC)/soak.c $(LIB_SO)
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(STRESS_CFLAGS) -o $@ $< $(STRESS_LDLIBS)
+
+$(STRESS_OUT)/fuzz_cabi_replay: $(STRESS_SRC)/fuzz_cabi.c $(LIB_SO)
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(STRESS_CFLAGS) -o $@ $< $(STRESS_LDLIBS)
+
+$(STRESS_OUT)/fuzz_cabi_libfuzzer: $(STRESS_SRC)/fuzz_cabi.c $(LIB_SO)
+	@mkdir -p $(@D)
+	$(Q)$(LIBFUZZER_CC) -g -O1 -fsanitize=fuzzer -DFUZZ_LIBFUZZER -I$(INCLUDE_DIR) -o $@ $< $(STRESS_LDLIBS)
+
+.PHONY: test-stress stress-all stress-go stress-cabi stress-soak stress-fuzz stress-libfuzzer
+
+test-stress: lib $(STRESS_BINS)
+	$(Q)$(STRESS_OUT)/cabi_hostile 2>/dev/null
+	$(Q)$(STRESS_OUT)/cabi_churn $(STRESS_OUT)/mutator 3 4
+	$(Q)for e in ENOTTY EPERM ENOSYS; do \
+		echo "under seccomp: PROCMAP_QUERY fails with $$e"; \
+		$(STRESS_OUT)/noprocmapq $$e $(STRESS_OUT)/cabi_churn $(STRESS_OUT)/mutator 1 2 || exit 1; \
+		$(STRESS_OUT)/noprocmapq $$e $(STRESS_OUT)/cabi_hostile 2>/dev/null || exit 1; \
+	done
+	$(Q)$(STRESS_OUT)/soak 200000 5000
+	$(Q)$(STRESS_OUT)/fuzz_cabi_replay $(STRESS_CORPUS)/* $(wildcard $(STRESS_FOUND)/*)
+
+stress-go:
+	@mkdir -p $(STRESS_OUT)
+	$(Q)PROCMAPQ_STRESS=1 $(GO) test ./tests/stress -count=1 -timeout 30m -v > $(STRESS_OUT)/stress-go.log 2>&1; \
+		rc=$$?; grep -E '^(FIGURE|--- |ok|FAIL|PASS)|churn_test|faults_test' $(STRESS_OUT)/stress-go.log; exit $$rc
+
+stress-cabi: lib $(STRESS_BINS)
+	$(Q)$(STRESS_OUT)/cabi_churn $(STRESS_OUT)/mutator $(STRESS_CHURN_SECONDS) 4
+	$(Q)$(STRESS_OUT)/noprocmapq EPERM $(STRESS_OUT)/cabi_churn $(STRESS_OUT)/mutator 10 4
+
+stress-soak: lib $(STRESS_OUT)/soak
+	$(Q)$(STRESS_OUT)/soak 10000000 100000
+
+# Go fuzzers for a fixed budget each: the text parser and the ELF note
+# reader are core's (core/parse_test.go, core/elfnote_test.go); the C-ABI
+# decoding one is ours.
+stress-fuzz: lib
+	$(GO) test ./core -run '^$$' -fuzz '^FuzzParseMaps$$' -fuzztime $(STRESS_FUZZTIME)
+	$(GO) test ./core -run '^$$' -fuzz '^FuzzReadELF$$' -fuzztime $(STRESS_FUZZTIME)
+	$(GO) test ./core -run '^$$' -fuzz '^FuzzScanNotes$$' -fuzztime $(STRESS_FUZZTIME)
+	$(GO) test ./tests/stress -run '^$$' -fuzz '^FuzzCABIDecode$$' -fuzztime $(STRESS_FUZZTIME)
+
+# libFuzzer on the real .so; new interesting inputs land in $(STRESS_FOUND).
+stress-libfuzzer: lib
+	$(Q)if ! command -v $(LIBFUZZER_CC) >/dev/null; then \
+		echo "stress-libfuzzer: $(LIBFUZZER_CC) not found: apt-get install clang-14 libclang-rt-14-dev" >&2; exit 1; fi
+	$(Q)$(MAKE) -s $(STRESS_OUT)/fuzz_cabi_libfuzzer
+	@mkdir -p $(STRESS_FOUND)
+	$(Q)$(STRESS_OUT)/fuzz_cabi_libfuzzer -max_total_time=$(STRESS_LIBFUZZER_SECONDS) -print_final_stats=1 \
+		$(STRESS_FOUND) $(STRESS_CORPUS) 2>&1 | tail -8
+
+stress-all: stress-go stress-cabi stress-soak stress-fuzz stress-libfuzzer
+
+TEST_TARGETS   += test-stress
+STRESS_TARGETS += stress-all
