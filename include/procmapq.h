@@ -376,6 +376,9 @@ struct procmapq_lookup {
  * Names are the exact bytes (they may contain newlines or any byte but NUL),
  * each followed by a NUL for convenience: VMA i's name is
  * names[vmas[i].name_off] .. + vmas[i].name_len.
+ * size must reach at least names_len (56 bytes), which carries the sizes
+ * needed on -ERANGE; strategy and syscalls are written only if size covers
+ * them.
  */
 struct procmapq_vma_buf {
 	uint64_t size;               /* in: sizeof(struct procmapq_vma_buf) */
