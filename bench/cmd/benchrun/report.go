@@ -258,6 +258,13 @@ func dash(s string) string {
 func (rep *report) summaryMarkdown() string {
 	var b strings.Builder
 	b.WriteString("Measured on: " + strings.Join(rep.machine, "; ") + ".\n\n")
+	if hs := rep.headlines(); len(hs) > 0 {
+		b.WriteString("Headlines (ratios of medians measured side by side in this run):\n\n")
+		for _, h := range hs {
+			b.WriteString("- " + h + "\n")
+		}
+		b.WriteString("\n")
+	}
 	b.WriteString("### Median time per call (× the physical limit `c-limit`)\n\n")
 	b.WriteString("| workload | VMAs |")
 	for _, c := range rep.contenders {
@@ -308,6 +315,59 @@ func (rep *report) summaryMarkdown() string {
 	}
 	b.WriteString(rep.extrasMarkdown())
 	return b.String()
+}
+
+// table returns the table of a workload, or nil.
+func (rep *report) table(name string) *table {
+	for i := range rep.tables {
+		if rep.tables[i].w.Name == name {
+			return &rep.tables[i]
+		}
+	}
+	return nil
+}
+
+// ratio is median(a) / median(b) on workload w, or 0 if either is missing.
+func (rep *report) ratio(w, a, b string) float64 {
+	t := rep.table(w)
+	if t == nil || t.median(a) <= 0 || t.median(b) <= 0 {
+		return 0
+	}
+	return t.median(a) / t.median(b)
+}
+
+// headlines states the claims the workloads were designed to test, with
+// this run's numbers; a claim whose data is missing is left out.
+func (rep *report) headlines() []string {
+	var out []string
+	add := func(x float64, format string) {
+		if x > 0 {
+			out = append(out, fmt.Sprintf(format, x))
+		}
+	}
+	impl := "go"
+	if slices.Contains(rep.contenders, "cabi-auto") {
+		impl = "cabi"
+	}
+	add(rep.ratio("procfs_query", "c-fscanf", "c-limit"),
+		"`procfs_query`: the seed's fscanf text resolver takes %.0f× the physical limit (the seed published ~40× on 655 VMAs)")
+	add(rep.ratio("procfs_query", "c-fscanf", impl+"-auto"),
+		"`procfs_query`: libprocmapq auto ("+impl+") is %.0f× faster than the seed's text resolver")
+	add(rep.ratio("dense", "c-limit", "c-fastparse"),
+		"`dense` (450 VMAs touched out of 650): one ioctl per VMA costs %.2f× a fast text parse")
+	add(rep.ratio("sparse-20000", "c-fastparse", "c-limit"),
+		"`sparse-20000`: the fastest text parse costs %.0f× the point ioctls for 100 addresses in 10 modules")
+	add(rep.ratio("enum-all-20000", "c-limit", "c-fastparse"),
+		"`enum-all-20000`: a full dump by ioctl costs %.2f× the fastest text parse")
+	add(rep.ratio("enum-exec-20000", "c-fastparse", "c-limit"),
+		"`enum-exec-20000`: an executable-only scan by ioctl is %.2f× faster than the fastest text parse")
+	add(rep.ratio("enum-all-20000", "go-procfs", "go-text"),
+		"`enum-all-20000`: prometheus/procfs `ProcMaps()` costs %.2f× libprocmapq's Go text backend")
+	add(rep.ratio("blazesym-open", impl+"-auto", "c-limit"),
+		"`blazesym-open`: libprocmapq auto ("+impl+"), open + query + close, costs %.2f× the physical limit (which also opens per call)")
+	add(rep.ratio("blazesym-kept", impl+"-auto", "c-limit"),
+		"`blazesym-kept`: with the handle kept open, %.2f× the physical limit")
+	return out
 }
 
 var extraAbout = []struct{ key, about string }{
