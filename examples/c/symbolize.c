@@ -149,7 +149,11 @@ static bool agree_found(size_t i, char *why, size_t why_len)
 	why[0] = 0;
 	if (l->reason != PROCMAPQ_REASON_FOUND)
 		return l->reason == PROCMAPQ_REASON_UNMAPPED && (!e || !vma_ioctl_visible(e));
-	return e && vma_check(&vmas[l->vma], names, e, vma_source_of(out.strategy, VMA_FROM_EITHER), why, why_len) &&
+	if (!e)
+		return false;
+	/* Auto answers the gate VMA as the text does, once it has read it. */
+	enum vma_source source = vma_ioctl_visible(e) ? vma_source_of(out.strategy, VMA_FROM_EITHER) : VMA_FROM_TEXT;
+	return vma_check(&vmas[l->vma], names, e, source, why, why_len) &&
 	       l->file_offset == addrs[i].addr - e->start + e->offset;
 }
 

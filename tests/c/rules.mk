@@ -1,10 +1,15 @@
 # tests/c/rules.mk - C tests of the real library (included by the top
 # Makefile; see its header for BUILD, LIB_SO, INCLUDE_DIR, CC, CFLAGS).
 #
-#   make test-c         build and run every C test twice: plain, then built
-#                       with -fsanitize=address,undefined (part of make test)
-#   make test-c-plain   only the plain build
-#   make test-c-asan    only the sanitizer build
+#   make test-c           build and run every C test: plain, built with
+#                         -fsanitize=address,undefined, and plain again with
+#                         PROCMAPQ_FORCE_PROBE=0 (text fallback); part of
+#                         make test (about 20 s once the library is built)
+#   make test-c-plain     only the plain build
+#   make test-c-asan      only the sanitizer build
+#   make test-c-fallback  only the fallback run
+#   make test-c-cgocheck2 the plain build against a GOEXPERIMENT=cgocheck2
+#                         library (part of make stress)
 #
 # Each test is a standalone program linked against build/libprocmapq.so that
 # spawns live targets (build/target, from tests/target/target.c) and checks
@@ -62,12 +67,19 @@ $(TESTS_C_ASAN_OUT)/%: tests/c/%.c $(TESTS_C_HELPERS) $(TESTS_C_HEADERS) | lib
 	@echo "  CC      $@ (asan,ubsan)"
 	$(Q)$(CC) $(TESTS_C_CFLAGS) $(TESTS_C_SANITIZE) -o $@ $< $(TESTS_C_HELPERS) $(TESTS_C_LDLIBS)
 
-.PHONY: test-c test-c-plain test-c-asan
+.PHONY: test-c test-c-plain test-c-asan test-c-fallback
 
-test-c: test-c-plain test-c-asan ## C tests of the library, plain and with ASan/UBSan
+test-c: test-c-plain test-c-asan test-c-fallback ## C tests of the library: plain, ASan/UBSan, text fallback
 
 test-c-plain: $(TESTS_C_BINS) $(PROCMAPQ_TARGET_BIN) lib
 	$(Q)PROCMAPQ_TARGET=$(PROCMAPQ_TARGET_BIN) tests/c/run-tests.sh c-tests $(TESTS_C_BINS)
+
+# The plain programs again as on a kernel without PROCMAP_QUERY: the
+# library's documented PROCMAPQ_FORCE_PROBE=0 makes auto use the text
+# backend and a forced ioctl backend fail with -ENOTTY.
+test-c-fallback: $(TESTS_C_BINS) $(PROCMAPQ_TARGET_BIN) lib
+	$(Q)PROCMAPQ_TARGET=$(PROCMAPQ_TARGET_BIN) PROCMAPQ_FORCE_PROBE=0 \
+		tests/c/run-tests.sh c-tests-fallback $(TESTS_C_BINS)
 
 test-c-asan: $(TESTS_C_ASAN_BINS) $(PROCMAPQ_TARGET_BIN) lib
 	$(Q)PROCMAPQ_TARGET=$(PROCMAPQ_TARGET_BIN) $(TESTS_C_SANITIZER_ENV) \

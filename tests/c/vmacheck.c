@@ -260,19 +260,22 @@ int check_enumeration(const char *what, const struct maps_table *t, int rc, cons
 		const struct maps_entry *e = &t->entries[i];
 		if (!vma_filter_match(e, perms, file_backed))
 			continue;
+		enum vma_source entry_source = source;
 		if (!vma_ioctl_visible(e)) {
-			if (source == VMA_FROM_IOCTL)
+			if (forced == VMA_FROM_IOCTL)
 				continue;
-			/* Mixed strategies may or may not show the gate VMA. */
-			if (source == VMA_FROM_EITHER && (j >= buf->vmas_count || buf->vmas[j].start != e->start))
+			/* Auto shows the gate VMA, as the text has it, once it has
+			 * read the text; before that it cannot know it. */
+			if (forced == VMA_FROM_EITHER && (j >= buf->vmas_count || buf->vmas[j].start != e->start))
 				continue;
+			entry_source = VMA_FROM_TEXT;
 		}
 		if (j >= buf->vmas_count) {
 			problem(&problems, what, "missing VMA %#llx-%#llx \"%s\"", (unsigned long long)e->start,
 				(unsigned long long)e->end, e->name);
 			continue;
 		}
-		if (!vma_check(&buf->vmas[j], buf->names, e, source, why, sizeof why))
+		if (!vma_check(&buf->vmas[j], buf->names, e, entry_source, why, sizeof why))
 			problem(&problems, what, "VMA %zu: %s", j, why);
 		j++;
 	}
@@ -295,13 +298,22 @@ int check_query(const char *what, const struct maps_table *t, const uint64_t *ad
 	for (size_t i = 0; i < n; i++) {
 		const struct procmapq_lookup *l = &lookups[i];
 		const struct maps_entry *e = maps_find(t, addrs[i]);
+		enum vma_source entry_source = source;
 		uint32_t want = PROCMAPQ_REASON_FOUND;
-		if (!e || (source == VMA_FROM_IOCTL && !vma_ioctl_visible(e)))
+		if (e && !vma_ioctl_visible(e)) {
+			/* The gate VMA: never from the ioctl backend; auto answers
+			 * it as the text does once it has read the text, and as
+			 * unmapped before. */
+			if (forced == VMA_FROM_IOCTL ||
+			    (forced == VMA_FROM_EITHER && l->reason == PROCMAPQ_REASON_UNMAPPED))
+				e = NULL;
+			else
+				entry_source = VMA_FROM_TEXT;
+		}
+		if (!e)
 			want = PROCMAPQ_REASON_UNMAPPED;
 		else if (!vma_filter_match(e, perms, file_backed))
 			want = PROCMAPQ_REASON_FILTERED;
-		if (e && source == VMA_FROM_EITHER && !vma_ioctl_visible(e) && l->reason == PROCMAPQ_REASON_UNMAPPED)
-			want = PROCMAPQ_REASON_UNMAPPED; /* gate VMA, answered by an ioctl */
 		if (l->reason != want) {
 			problem(&problems, what, "address %#llx: reason %u, want %u", (unsigned long long)addrs[i],
 				l->reason, want);
@@ -323,7 +335,7 @@ int check_query(const char *what, const struct maps_table *t, const uint64_t *ad
 		}
 		if (used)
 			used[l->vma] = 1;
-		if (!vma_check(&buf->vmas[l->vma], buf->names, e, source, why, sizeof why))
+		if (!vma_check(&buf->vmas[l->vma], buf->names, e, entry_source, why, sizeof why))
 			problem(&problems, what, "address %#llx: %s", (unsigned long long)addrs[i], why);
 		uint64_t want_off = addrs[i] - e->start + e->offset;
 		if (l->file_offset != want_off)
