@@ -15,11 +15,15 @@ import (
 //
 // A mapped file is located, in order, through
 //
-//  1. <procroot>/<pid>/map_files/<start>-<end>: the mapped file itself, even
+//  1. <path> in the caller's namespace, accepted only if its device and
+//     inode are exactly the VMA's: then it is the mapped inode itself, as
+//     map_files would give, at a third of the cost (a statx of a plain
+//     path takes about 1.6 us, of a map_files link 4.5 us);
+//  2. <procroot>/<pid>/map_files/<start>-<end>: the mapped file itself, even
 //     when deleted or in another mount namespace (needs CAP_SYS_ADMIN);
-//  2. <procroot>/<pid>/root/<path>: the path in the target's mount namespace
+//  3. <procroot>/<pid>/root/<path>: the path in the target's mount namespace
 //     (containers);
-//  3. <path> in the caller's namespace;
+//  4. <path> again, now accepting an inode match on another device;
 //
 // where <path> is the kernel's name without a " (deleted)" suffix. Each
 // candidate is statx'ed first and must be a regular file whose inode (and
@@ -153,7 +157,8 @@ func (r *fdReader) ReadAt(p []byte, off int64) (int, error) {
 type fileLocation uint8
 
 const (
-	locMapFiles fileLocation = iota
+	locPathExact fileLocation = iota // the path, same device and inode only
+	locMapFiles
 	locPidRoot
 	locPath
 )
@@ -177,9 +182,15 @@ func (sc *fileScratch) lookupFile(t *fileTarget) (f *fileFacts, devUnverified bo
 	if v.Flags&FlagDeleted != 0 {
 		name = bytes.TrimSuffix(name, []byte(" (deleted)"))
 	}
-	for loc := locMapFiles; loc <= locPath; loc++ {
+	pathInodeOnly := false // step 1 found the inode on another device
+	for loc := locPathExact; loc <= locPath; loc++ {
 		p := sc.path[:0]
 		switch loc {
+		case locPathExact:
+			if len(name) == 0 || name[0] != '/' {
+				continue
+			}
+			p = append(p, name...)
 		case locMapFiles:
 			if t.noMap || t.pid <= 0 {
 				continue
@@ -201,7 +212,7 @@ func (sc *fileScratch) lookupFile(t *fileTarget) (f *fileFacts, devUnverified bo
 			p = append(p, "/root"...)
 			p = append(p, name...)
 		case locPath:
-			if len(name) == 0 || name[0] != '/' {
+			if !pathInodeOnly {
 				continue
 			}
 			p = append(p, name...)
@@ -214,6 +225,10 @@ func (sc *fileScratch) lookupFile(t *fileTarget) (f *fileFacts, devUnverified bo
 			continue
 		}
 		ok, unverified := matchesVMA(&sc.stx, v, loc == locMapFiles)
+		if ok && unverified && loc == locPathExact {
+			pathInodeOnly = true // map_files may still verify it
+			continue
+		}
 		if !ok {
 			continue
 		}

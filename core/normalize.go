@@ -180,8 +180,10 @@ type NormalizeOptions struct {
 	// headers, and the vDSO's from memory).
 	VirtAddrs bool
 	// NoMapFiles skips /proc/<pid>/map_files when opening mapped files (it
-	// needs CAP_SYS_ADMIN; without it each attempt costs a failed open).
-	// Files are then opened through /proc/<pid>/root/<path>, then <path>.
+	// needs CAP_SYS_ADMIN; without it each attempt costs a failed statx).
+	// Files are then found by path only: in the caller's mount namespace,
+	// then through /proc/<pid>/root; either must have the mapping's inode
+	// (see [MetaDevUnverified]). Deleted files are then unavailable.
 	NoMapFiles bool
 	// NoBuildIDCache reads every file again instead of using the
 	// process-wide cache keyed by (device, inode, mtime, size).
