@@ -53,6 +53,10 @@ type fileFacts struct {
 	buildIDInSection bool
 	isELF            bool
 	loads            []loadSegment
+	// kernelID is what PROCMAP_QUERY reports for this file version (empty:
+	// none), when kernelKnown.
+	kernelID    []byte
+	kernelKnown bool
 }
 
 var fileCache struct {
@@ -90,7 +94,8 @@ func fileCachePut(k *fileKey, f *fileFacts) {
 // fileScratch is the reusable memory of file lookups. The statx buffer
 // lives here, not on the stack: a pointer passed to a raw syscall escapes.
 type fileScratch struct {
-	path  []byte // NUL-terminated candidate path
+	path  []byte  // NUL-terminated candidate path
+	key   fileKey // of the file lookupFile last returned
 	stx   unix.Statx_t
 	fstx  unix.Statx_t
 	rd    fdReader
@@ -233,6 +238,7 @@ func (sc *fileScratch) lookupFile(t *fileTarget) (f *fileFacts, devUnverified bo
 			continue
 		}
 		key := keyOf(&sc.stx)
+		sc.key = key
 		if t.cached {
 			if f := fileCacheGet(&key); f != nil {
 				return f, unverified
@@ -391,4 +397,28 @@ func classifyBuildIDs(kernel []byte, f *fileFacts) (kind DiffKind, detail string
 		return DiffBuildIDTooLong, fmt.Sprintf("file's build ID %x is in a section outside PT_NOTE", f.buildID), true
 	}
 	return DiffBuildID, fmt.Sprintf("kernel %x, file %x", kernel, f.buildID), true
+}
+
+// kernelBuildID appends to dst the build ID PROCMAP_QUERY reports for the
+// file v maps (one ioctl at v.Start, nothing when the kernel has none). ok
+// is false when the ioctl cannot be used (kernel older than 6.11, text
+// snapshot, target gone) or the VMA changed since it was found.
+func (h *Handle) kernelBuildID(v *VMA, dst []byte) (_ []byte, ok bool) {
+	if h.kind == kindText || h.lockOpen("normalize") != nil {
+		return dst, false
+	}
+	defer h.mu.Unlock()
+	if h.gone || !h.ioctlUsable() {
+		return dst, false
+	}
+	b := h.buffers()
+	if b.doQuery(h.fd, v.Start, 0, true) != 0 {
+		return dst, false
+	}
+	q := &b.q
+	if q.VMAStart != v.Start || q.VMAEnd != v.End || q.Inode != v.Inode || q.DevMajor != v.DevMajor ||
+		q.DevMinor != v.DevMinor || q.BuildIDSz > buildIDMax {
+		return dst, false
+	}
+	return append(dst, b.buildID[:q.BuildIDSz]...), true
 }
