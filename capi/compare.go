@@ -62,34 +62,30 @@ func (c *call) compareOpts(p *C.struct_procmapq_compare_opts) (*core.CompareOpti
 	return o, nil
 }
 
-//export pmqGoCompare
-func pmqGoCompare(p *C.struct_procmapq, opts *C.struct_procmapq_compare_opts, out **C.struct_procmapq_compare_report,
-	msg *C.char, msgLen C.size_t) (rc C.int) {
-	c := enter("compare", msg, msgLen)
-	defer c.exit(&rc)
+func (c *call) compare(p *C.struct_procmapq, opts *C.struct_procmapq_compare_opts, out **C.struct_procmapq_compare_report) (int, error) {
 	if out == nil {
-		return c.fail(c.errorf(syscall.EINVAL, "out is NULL"))
+		return 0, c.errorf(syscall.EINVAL, "out is NULL")
 	}
 	*out = nil
 	h, err := c.lookup(p)
 	if err != nil {
-		return c.fail(err)
+		return 0, err
 	}
 	o, err := c.compareOpts(opts)
 	if err != nil {
-		return c.fail(err)
+		return 0, err
 	}
 	rep, err := h.core.Compare(o)
 	if err != nil && !(errors.Is(err, core.ErrNotSettled) && rep != nil) {
-		return c.fail(err)
+		return 0, err // an unsettled report is still a report
 	}
 	diffs := append(append([]core.Difference(nil), rep.Expected...), rep.Mismatches...)
 	a := arena{size: C.sizeof_struct_procmapq_compare_report + uintptr(len(diffs))*C.sizeof_struct_procmapq_difference}
 	for i := range diffs {
 		a.size += uintptr(len(diffs[i].Detail)) + 1
 	}
-	if err := a.alloc(&c); err != nil {
-		return c.fail(err)
+	if err := a.alloc(c); err != nil {
+		return 0, err
 	}
 	r := (*C.struct_procmapq_compare_report)(a.take(C.sizeof_struct_procmapq_compare_report))
 	r.pid = C.int32_t(max(rep.Pid, 0))
@@ -123,5 +119,13 @@ func pmqGoCompare(p *C.struct_procmapq, opts *C.struct_procmapq_compare_opts, ou
 		}
 	}
 	*out = r
-	return C.int(len(rep.Mismatches))
+	return len(rep.Mismatches), nil
+}
+
+//export pmqGoCompare
+func pmqGoCompare(p *C.struct_procmapq, opts *C.struct_procmapq_compare_opts, out **C.struct_procmapq_compare_report,
+	msg *C.char, msgLen C.size_t) (rc C.int) {
+	c := enter("compare", msg, msgLen)
+	defer c.exit(&rc)
+	return c.result(c.compare(p, opts, out))
 }

@@ -30,23 +30,80 @@ var (
 // handle is what a C struct procmapq stands for. mu serializes calls on
 // the handle so that its reused scratch results are never shared.
 type handle struct {
+	id   uint64 // slot index in the low 32 bits, generation in the high 32
 	mu   sync.Mutex
 	core *core.Handle
 	res  core.Result     // query and enumerate scratch
 	norm core.Normalized // normalize scratch
-	// cptr is the C struct published for this handle. A copy of its bytes
-	// elsewhere (or a handle of another library instance whose id happens
-	// to be live here) is refused, and never freed by close.
-	cptr uintptr
 }
 
-// registry maps the ids in C handles to live handles. An id is never
-// reused, so a stale handle is detected even if its C memory still holds
-// the old id.
-var (
-	registry sync.Map // uint64 -> *handle
-	nextID   atomic.Uint64
-)
+// registry holds the live handles. A C handle stores an id = slot |
+// generation<<32; a slot's generation changes each time it is freed, so a
+// stale or forged id is detected (EBADF) even when its slot is reused.
+// Lookups, on every call, are one atomic load: the slot table is
+// copy-on-write, changed only by open and close under mu.
+var registry struct {
+	mu    sync.Mutex
+	slots atomic.Pointer[[]*handle]
+	gens  []uint32 // next generation per slot (under mu)
+	free  []uint32 // free slots (under mu)
+}
+
+func register(h *handle) {
+	registry.mu.Lock()
+	defer registry.mu.Unlock()
+	var old []*handle
+	if p := registry.slots.Load(); p != nil {
+		old = *p
+	}
+	slots := append([]*handle(nil), old...)
+	var slot uint32
+	if n := len(registry.free); n > 0 {
+		slot, registry.free = registry.free[n-1], registry.free[:n-1]
+	} else {
+		slot = uint32(len(slots))
+		slots = append(slots, nil)
+		registry.gens = append(registry.gens, 1)
+	}
+	h.id = uint64(slot) | uint64(registry.gens[slot])<<32
+	slots[slot] = h
+	registry.slots.Store(&slots)
+}
+
+// unregister removes the handle with that id; false if it is not live (one
+// of two racing closes loses here).
+func unregister(id uint64) (*handle, bool) {
+	registry.mu.Lock()
+	defer registry.mu.Unlock()
+	h := lookupID(id)
+	if h == nil {
+		return nil, false
+	}
+	slot := uint32(id)
+	slots := append([]*handle(nil), *registry.slots.Load()...)
+	slots[slot] = nil
+	registry.slots.Store(&slots)
+	registry.gens[slot]++
+	if registry.gens[slot] == 0 {
+		registry.gens[slot] = 1 // 0 never appears in a live id
+	}
+	registry.free = append(registry.free, slot)
+	return h, true
+}
+
+func lookupID(id uint64) *handle {
+	p := registry.slots.Load()
+	if p == nil {
+		return nil
+	}
+	slots := *p
+	if slot := uint32(id); int(slot) < len(slots) {
+		if h := slots[slot]; h != nil && h.id == id {
+			return h
+		}
+	}
+	return nil
+}
 
 // lookup validates a C handle pointer and returns its handle. Reading a
 // bad pointer faults, which the export turns into EFAULT.
@@ -54,14 +111,12 @@ func (c *call) lookup(p *C.struct_procmapq) (*handle, error) {
 	if p == nil {
 		return nil, c.errorf(syscall.EINVAL, "handle is NULL")
 	}
-	if p.magic != C.PMQ_HANDLE_MAGIC {
-		return nil, c.errorf(syscall.EBADF, "%p is not an open handle (closed?)", p)
+	if p.magic == C.PMQ_HANDLE_MAGIC {
+		if h := lookupID(uint64(p.id)); h != nil {
+			return h, nil
+		}
 	}
-	v, ok := registry.Load(uint64(p.id))
-	if !ok || v.(*handle).cptr != uintptr(unsafe.Pointer(p)) {
-		return nil, c.errorf(syscall.EBADF, "%p is not an open handle (closed?)", p)
-	}
-	return v.(*handle), nil
+	return nil, c.errorf(syscall.EBADF, "%p is not an open handle (closed?)", p)
 }
 
 // openOpts reads the caller's open options. allowPid is true for
@@ -92,28 +147,28 @@ func (c *call) openOpts(p *C.struct_procmapq_open_opts, allowPid bool) (*core.Op
 	return o, nil
 }
 
-// publish allocates the C handle for h and stores it in *out. *out was
-// already written once (set to NULL) by the caller, so this write cannot
-// fault and leak the handle.
-func (c *call) publish(h *core.Handle, out **C.struct_procmapq) error {
-	p := (*C.struct_procmapq)(C.malloc(C.sizeof_struct_procmapq))
-	if p == nil {
-		h.Close()
-		return c.errorf(syscall.ENOMEM, "out of memory")
-	}
-	id := nextID.Add(1)
-	registry.Store(id, &handle{core: h, cptr: uintptr(unsafe.Pointer(p))})
-	p.magic, p.id = C.PMQ_HANDLE_MAGIC, C.uint64_t(id)
-	*out = p
-	return nil
-}
-
-func (c *call) clearOut(out **C.struct_procmapq) error {
+// open runs one of the open functions: out is cleared first (so that the
+// final store cannot fault and leak the handle), then the C handle is
+// allocated for the core handle that open returns.
+func (c *call) open(out **C.struct_procmapq, open func() (*core.Handle, error)) (int, error) {
 	if out == nil {
-		return c.errorf(syscall.EINVAL, "out is NULL")
+		return 0, c.errorf(syscall.EINVAL, "out is NULL")
 	}
 	*out = nil
-	return nil
+	ch, err := open()
+	if err != nil {
+		return 0, err
+	}
+	p := (*C.struct_procmapq)(C.malloc(C.sizeof_struct_procmapq))
+	if p == nil {
+		ch.Close()
+		return 0, c.errorf(syscall.ENOMEM, "out of memory")
+	}
+	h := &handle{core: ch}
+	register(h)
+	p.magic, p.id = C.PMQ_HANDLE_MAGIC, C.uint64_t(h.id)
+	*out = p
+	return 0, nil
 }
 
 //export pmqGoSupports
@@ -121,110 +176,86 @@ func pmqGoSupports(msg *C.char, msgLen C.size_t) (rc C.int) {
 	c := enter("supports_procmap_query", msg, msgLen)
 	defer c.exit(&rc)
 	ok, err := core.SupportsProcmapQuery()
-	if err != nil {
-		return c.fail(err)
-	}
+	n := 0
 	if ok {
-		return 1
+		n = 1
 	}
-	return 0
+	return c.result(n, err)
 }
 
 //export pmqGoOpen
 func pmqGoOpen(pid C.int, opts *C.struct_procmapq_open_opts, out **C.struct_procmapq, msg *C.char, msgLen C.size_t) (rc C.int) {
 	c := enter("open", msg, msgLen)
 	defer c.exit(&rc)
-	if err := c.clearOut(out); err != nil {
-		return c.fail(err)
-	}
-	o, err := c.openOpts(opts, false)
-	if err != nil {
-		return c.fail(err)
-	}
-	h, err := core.OpenWithOptions(int(pid), o)
-	if err != nil {
-		return c.fail(err)
-	}
-	if err := c.publish(h, out); err != nil {
-		return c.fail(err)
-	}
-	return 0
+	return c.result(c.open(out, func() (*core.Handle, error) {
+		o, err := c.openOpts(opts, false)
+		if err != nil {
+			return nil, err
+		}
+		return core.OpenWithOptions(int(pid), o)
+	}))
 }
 
 //export pmqGoOpenFD
 func pmqGoOpenFD(fd C.int, opts *C.struct_procmapq_open_opts, out **C.struct_procmapq, msg *C.char, msgLen C.size_t) (rc C.int) {
 	c := enter("open_fd", msg, msgLen)
 	defer c.exit(&rc)
-	if err := c.clearOut(out); err != nil {
-		return c.fail(err)
-	}
-	o, err := c.openOpts(opts, true)
-	if err != nil {
-		return c.fail(err)
-	}
-	if fd < 0 {
-		return c.fail(c.errorf(syscall.EBADF, "fd %d", fd))
-	}
-	h, err := core.OpenFD(int(fd), o)
-	if err != nil {
-		return c.fail(err)
-	}
-	if err := c.publish(h, out); err != nil {
-		return c.fail(err)
-	}
-	return 0
+	return c.result(c.open(out, func() (*core.Handle, error) {
+		o, err := c.openOpts(opts, true)
+		if err != nil {
+			return nil, err
+		}
+		if fd < 0 {
+			return nil, c.errorf(syscall.EBADF, "fd %d", fd)
+		}
+		return core.OpenFD(int(fd), o)
+	}))
 }
 
 //export pmqGoOpenText
 func pmqGoOpenText(text *C.char, n C.size_t, opts *C.struct_procmapq_open_opts, out **C.struct_procmapq, msg *C.char, msgLen C.size_t) (rc C.int) {
 	c := enter("open_text", msg, msgLen)
 	defer c.exit(&rc)
-	if err := c.clearOut(out); err != nil {
-		return c.fail(err)
+	return c.result(c.open(out, func() (*core.Handle, error) {
+		if text == nil && n != 0 {
+			return nil, c.errorf(syscall.EINVAL, "text is NULL but len is %d", n)
+		}
+		if _, err := c.openOpts(opts, false); err != nil {
+			return nil, err
+		}
+		var b []byte
+		if n > 0 {
+			b = unsafe.Slice((*byte)(unsafe.Pointer(text)), int(n))
+		}
+		return core.OpenText(b) // copies the text
+	}))
+}
+
+func (c *call) close(p *C.struct_procmapq) (int, error) {
+	if p == nil {
+		return 0, nil
 	}
-	if text == nil && n != 0 {
-		return c.fail(c.errorf(syscall.EINVAL, "text is NULL but len is %d", n))
+	if _, err := c.lookup(p); err != nil {
+		return 0, err
 	}
-	if _, err := c.openOpts(opts, false); err != nil {
-		return c.fail(err)
+	h, ok := unregister(uint64(p.id))
+	if !ok {
+		return 0, c.errorf(syscall.EBADF, "%p is not an open handle (closed?)", p)
 	}
-	var b []byte
-	if n > 0 {
-		b = unsafe.Slice((*byte)(unsafe.Pointer(text)), int(n))
-	}
-	h, err := core.OpenText(b) // copies the text
-	if err != nil {
-		return c.fail(err)
-	}
-	if err := c.publish(h, out); err != nil {
-		return c.fail(err)
-	}
-	return 0
+	p.magic, p.id = 0, 0
+	C.free(unsafe.Pointer(p))
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.core.Close()
+	h.res, h.norm = core.Result{}, core.Normalized{}
+	return 0, nil
 }
 
 //export pmqGoClose
 func pmqGoClose(p *C.struct_procmapq, msg *C.char, msgLen C.size_t) (rc C.int) {
 	c := enter("close", msg, msgLen)
 	defer c.exit(&rc)
-	if p == nil {
-		return 0
-	}
-	if _, err := c.lookup(p); err != nil {
-		return c.fail(err)
-	}
-	// LoadAndDelete makes one of two racing closes the only one to free.
-	v, ok := registry.LoadAndDelete(uint64(p.id))
-	if !ok {
-		return c.fail(c.errorf(syscall.EBADF, "%p is not an open handle (closed?)", p))
-	}
-	p.magic, p.id = 0, 0
-	C.free(unsafe.Pointer(p))
-	h := v.(*handle)
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	h.core.Close()
-	h.res, h.norm = core.Result{}, core.Normalized{}
-	return 0
+	return c.result(c.close(p))
 }
 
 //export pmqGoReopen
@@ -232,13 +263,10 @@ func pmqGoReopen(p *C.struct_procmapq, msg *C.char, msgLen C.size_t) (rc C.int) 
 	c := enter("reopen", msg, msgLen)
 	defer c.exit(&rc)
 	h, err := c.lookup(p)
-	if err != nil {
-		return c.fail(err)
+	if err == nil {
+		err = h.core.Reopen()
 	}
-	if err := h.core.Reopen(); err != nil {
-		return c.fail(err)
-	}
-	return 0
+	return c.result(0, err)
 }
 
 //export pmqGoPid
@@ -246,8 +274,9 @@ func pmqGoPid(p *C.struct_procmapq, msg *C.char, msgLen C.size_t) (rc C.int) {
 	c := enter("pid", msg, msgLen)
 	defer c.exit(&rc)
 	h, err := c.lookup(p)
-	if err != nil {
-		return c.fail(err)
+	pid := 0
+	if err == nil {
+		pid = max(h.core.Pid(), 0)
 	}
-	return C.int(max(h.core.Pid(), 0))
+	return c.result(pid, err)
 }

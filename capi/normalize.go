@@ -52,28 +52,25 @@ func (c *call) normalizeOpts(p *C.struct_procmapq_normalize_opts) (core.Normaliz
 	return o, nil
 }
 
-//export pmqGoNormalize
-func pmqGoNormalize(p *C.struct_procmapq, addrs *C.uint64_t, n C.size_t, opts *C.struct_procmapq_normalize_opts,
-	out **C.struct_procmapq_normalized, msg *C.char, msgLen C.size_t) (rc C.int) {
-	c := enter("normalize", msg, msgLen)
-	defer c.exit(&rc)
+func (c *call) normalize(p *C.struct_procmapq, addrs *C.uint64_t, n C.size_t, opts *C.struct_procmapq_normalize_opts,
+	out **C.struct_procmapq_normalized) (int, error) {
 	if out == nil {
-		return c.fail(c.errorf(syscall.EINVAL, "out is NULL"))
+		return 0, c.errorf(syscall.EINVAL, "out is NULL")
 	}
 	*out = nil
 	h, err := c.lookup(p)
 	if err != nil {
-		return c.fail(err)
+		return 0, err
 	}
 	o, err := c.normalizeOpts(opts)
 	if err != nil {
-		return c.fail(err)
+		return 0, err
 	}
 	if n > math.MaxInt32 {
-		return c.fail(c.errorf(syscall.EINVAL, "%d addresses: at most %d per call", n, math.MaxInt32))
+		return 0, c.errorf(syscall.EINVAL, "%d addresses: at most %d per call", n, math.MaxInt32)
 	}
 	if n > 0 && addrs == nil {
-		return c.fail(c.errorf(syscall.EINVAL, "addrs is NULL with n = %d", n))
+		return 0, c.errorf(syscall.EINVAL, "addrs is NULL with n = %d", n)
 	}
 	var goAddrs []uint64
 	if n > 0 {
@@ -86,7 +83,7 @@ func pmqGoNormalize(p *C.struct_procmapq, addrs *C.uint64_t, n C.size_t, opts *C
 	res := &h.norm
 	nerr := h.core.Normalize(goAddrs, &o, res)
 	if nerr != nil && !(isGone(nerr) && len(res.Outputs) == len(goAddrs)) {
-		return c.fail(nerr)
+		return 0, nerr
 	}
 
 	a := arena{size: C.sizeof_struct_procmapq_normalized +
@@ -95,8 +92,8 @@ func pmqGoNormalize(p *C.struct_procmapq, addrs *C.uint64_t, n C.size_t, opts *C
 	for i := range res.Metas {
 		a.size += uintptr(len(res.Metas[i].Path)) + 1 + uintptr(len(res.Metas[i].BuildID))
 	}
-	if err := a.alloc(&c); err != nil {
-		return c.fail(err)
+	if err := a.alloc(c); err != nil {
+		return 0, err
 	}
 	r := (*C.struct_procmapq_normalized)(a.take(C.sizeof_struct_procmapq_normalized))
 	r.output_count, r.meta_count = C.uint64_t(len(res.Outputs)), C.uint64_t(len(res.Metas))
@@ -131,8 +128,14 @@ func pmqGoNormalize(p *C.struct_procmapq, addrs *C.uint64_t, n C.size_t, opts *C
 		}
 	}
 	*out = r
-	if nerr != nil {
-		return c.fail(nerr)
-	}
-	return C.int(len(res.Metas))
+	// On ESRCH the result is complete: returned together with nerr.
+	return len(res.Metas), nerr
+}
+
+//export pmqGoNormalize
+func pmqGoNormalize(p *C.struct_procmapq, addrs *C.uint64_t, n C.size_t, opts *C.struct_procmapq_normalize_opts,
+	out **C.struct_procmapq_normalized, msg *C.char, msgLen C.size_t) (rc C.int) {
+	c := enter("normalize", msg, msgLen)
+	defer c.exit(&rc)
+	return c.result(c.normalize(p, addrs, n, opts, out))
 }

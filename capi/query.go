@@ -127,48 +127,43 @@ func (c *call) writeVMAs(res *core.Result, buf *C.struct_procmapq_vma_buf) error
 	return nil
 }
 
-//export pmqGoQuery
-func pmqGoQuery(p *C.struct_procmapq, addrs *C.uint64_t, n C.size_t, opts *C.struct_procmapq_query_opts,
-	lookups *C.struct_procmapq_lookup, out *C.struct_procmapq_vma_buf, msg *C.char, msgLen C.size_t) (rc C.int) {
-	c := enter("query", msg, msgLen)
-	defer c.exit(&rc)
+func (c *call) query(p *C.struct_procmapq, addrs *C.uint64_t, n C.size_t, opts *C.struct_procmapq_query_opts,
+	lookups *C.struct_procmapq_lookup, out *C.struct_procmapq_vma_buf) (int, error) {
 	h, err := c.lookup(p)
 	if err != nil {
-		return c.fail(err)
+		return 0, err
 	}
 	o, err := c.queryOpts(opts)
 	if err != nil {
-		return c.fail(err)
+		return 0, err
 	}
 	var buf C.struct_procmapq_vma_buf
 	usize, err := c.vmaBuf(out, &buf)
 	if err != nil {
-		return c.fail(err)
+		return 0, err
 	}
 	if n > math.MaxInt32 {
-		return c.fail(c.errorf(syscall.EINVAL, "%d addresses: at most %d per call", n, math.MaxInt32))
+		return 0, c.errorf(syscall.EINVAL, "%d addresses: at most %d per call", n, math.MaxInt32)
 	}
 	if n > 0 && (addrs == nil || lookups == nil) {
-		return c.fail(c.errorf(syscall.EINVAL, "addrs or lookups is NULL with n = %d", n))
+		return 0, c.errorf(syscall.EINVAL, "addrs or lookups is NULL with n = %d", n)
 	}
 	var goAddrs []uint64
 	if n > 0 {
 		goAddrs = unsafe.Slice((*uint64)(unsafe.Pointer(addrs)), int(n))
-		probeArray(unsafe.Pointer(addrs), uintptr(n)*8, false)
-		probeArray(unsafe.Pointer(lookups), uintptr(n)*C.sizeof_struct_procmapq_lookup, true)
 	}
 
 	h.mu.Lock()
-	defer h.mu.Unlock()
+	defer h.mu.Unlock() // also on a fault panic: the export recovers it
 	res := &h.res
 	qerr := h.core.Query(goAddrs, &o, res)
 	if qerr != nil && !isGone(qerr) {
-		return c.fail(qerr)
+		return 0, qerr
 	}
 	werr := c.writeVMAs(res, &buf)
 	copyOut(unsafe.Pointer(out), unsafe.Pointer(&buf), usize, C.sizeof_struct_procmapq_vma_buf)
 	if werr != nil {
-		return c.fail(werr)
+		return 0, werr
 	}
 	if n > 0 {
 		ls := unsafe.Slice(lookups, int(n))
@@ -180,10 +175,42 @@ func pmqGoQuery(p *C.struct_procmapq, addrs *C.uint64_t, n C.size_t, opts *C.str
 			ls[i] = cl
 		}
 	}
-	if qerr != nil {
-		return c.fail(qerr)
+	// On ESRCH the answers written above are complete: qerr is returned
+	// with them.
+	return len(res.VMAs), qerr
+}
+
+//export pmqGoQuery
+func pmqGoQuery(p *C.struct_procmapq, addrs *C.uint64_t, n C.size_t, opts *C.struct_procmapq_query_opts,
+	lookups *C.struct_procmapq_lookup, out *C.struct_procmapq_vma_buf, msg *C.char, msgLen C.size_t) (rc C.int) {
+	c := enter("query", msg, msgLen)
+	defer c.exit(&rc)
+	return c.result(c.query(p, addrs, n, opts, lookups, out))
+}
+
+func (c *call) enumerate(p *C.struct_procmapq, opts *C.struct_procmapq_query_opts, out *C.struct_procmapq_vma_buf) (int, error) {
+	h, err := c.lookup(p)
+	if err != nil {
+		return 0, err
 	}
-	return C.int(len(res.VMAs))
+	o, err := c.queryOpts(opts)
+	if err != nil {
+		return 0, err
+	}
+	var buf C.struct_procmapq_vma_buf
+	usize, err := c.vmaBuf(out, &buf)
+	if err != nil {
+		return 0, err
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	res := &h.res
+	if err := h.core.Enumerate(&o, res); err != nil {
+		return 0, err
+	}
+	werr := c.writeVMAs(res, &buf)
+	copyOut(unsafe.Pointer(out), unsafe.Pointer(&buf), usize, C.sizeof_struct_procmapq_vma_buf)
+	return len(res.VMAs), werr
 }
 
 //export pmqGoEnumerate
@@ -191,29 +218,5 @@ func pmqGoEnumerate(p *C.struct_procmapq, opts *C.struct_procmapq_query_opts, ou
 	msg *C.char, msgLen C.size_t) (rc C.int) {
 	c := enter("enumerate", msg, msgLen)
 	defer c.exit(&rc)
-	h, err := c.lookup(p)
-	if err != nil {
-		return c.fail(err)
-	}
-	o, err := c.queryOpts(opts)
-	if err != nil {
-		return c.fail(err)
-	}
-	var buf C.struct_procmapq_vma_buf
-	usize, err := c.vmaBuf(out, &buf)
-	if err != nil {
-		return c.fail(err)
-	}
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	res := &h.res
-	if err := h.core.Enumerate(&o, res); err != nil {
-		return c.fail(err)
-	}
-	werr := c.writeVMAs(res, &buf)
-	copyOut(unsafe.Pointer(out), unsafe.Pointer(&buf), usize, C.sizeof_struct_procmapq_vma_buf)
-	if werr != nil {
-		return c.fail(werr)
-	}
-	return C.int(len(res.VMAs))
+	return c.result(c.enumerate(p, opts, out))
 }
