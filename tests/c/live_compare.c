@@ -26,12 +26,11 @@ struct filter {
 
 static const struct {
 	uint32_t backend;
-	enum vma_source source;
 	const char *name;
 } backends[] = {
-	{PROCMAPQ_BACKEND_AUTO, VMA_FROM_EITHER, "auto"},
-	{PROCMAPQ_BACKEND_IOCTL, VMA_FROM_IOCTL, "ioctl"},
-	{PROCMAPQ_BACKEND_TEXT, VMA_FROM_TEXT, "text"},
+	{PROCMAPQ_BACKEND_AUTO, "auto"},
+	{PROCMAPQ_BACKEND_IOCTL, "ioctl"},
+	{PROCMAPQ_BACKEND_TEXT, "text"},
 };
 
 static int ioctl_supported;
@@ -46,6 +45,7 @@ static void check_backend(struct procmapq *h, const struct maps_table *t, const 
 		CHECK(0, "out of memory");
 		return;
 	}
+	enum vma_source source = vma_source_for_backend(backends[b].backend);
 	for (size_t f = 0; f < nfilters; f++) {
 		char what[128];
 		PROCMAPQ_OPTS(procmapq_query_opts, opts, .backend = backends[b].backend, .perms = filters[f].perms,
@@ -54,8 +54,7 @@ static void check_backend(struct procmapq *h, const struct maps_table *t, const 
 		snprintf(what, sizeof what, "%s enumerate %s perms=%#x file=%d", target, backends[b].name,
 			 filters[f].perms, filters[f].file_backed);
 		int rc = procmapq_enumerate(h, &opts, &o.buf);
-		int problems = check_enumeration(what, t, rc, &o.buf, backends[b].source, filters[f].perms,
-						 filters[f].file_backed);
+		int problems = check_enumeration(what, t, rc, &o.buf, source, filters[f].perms, filters[f].file_backed);
 		CHECK(problems == 0, "%s: %d problems", what, problems);
 		if (backends[b].backend == PROCMAPQ_BACKEND_TEXT)
 			CHECK(o.buf.strategy == PROCMAPQ_STRATEGY_TEXT, "%s: strategy %u", what, o.buf.strategy);
@@ -67,8 +66,8 @@ static void check_backend(struct procmapq *h, const struct maps_table *t, const 
 		snprintf(what, sizeof what, "%s query(%zu) %s perms=%#x file=%d", target, n, backends[b].name,
 			 filters[f].perms, filters[f].file_backed);
 		rc = procmapq_query(h, addrs, n, &opts, o.lookups, &o.buf);
-		problems = check_query(what, t, addrs, n, rc, o.lookups, &o.buf, backends[b].source,
-				       filters[f].perms, filters[f].file_backed);
+		problems = check_query(what, t, addrs, n, rc, o.lookups, &o.buf, source, filters[f].perms,
+				       filters[f].file_backed);
 		CHECK(problems == 0, "%s: %d problems", what, problems);
 	}
 	free(addrs);

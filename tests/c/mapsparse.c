@@ -219,26 +219,6 @@ const struct maps_entry *maps_find(const struct maps_table *t, uint64_t addr)
 	return NULL;
 }
 
-const struct maps_entry *maps_find_name(const struct maps_table *t, const char *name)
-{
-	size_t len = strlen(name);
-	for (size_t i = 0; i < t->count; i++)
-		if (t->entries[i].name_len == len && memcmp(t->entries[i].name, name, len) == 0)
-			return &t->entries[i];
-	return NULL;
-}
-
-const struct maps_entry *maps_find_suffix(const struct maps_table *t, const char *suffix)
-{
-	size_t len = strlen(suffix);
-	for (size_t i = 0; i < t->count; i++) {
-		const struct maps_entry *e = &t->entries[i];
-		if (e->name_len >= len && memcmp(e->name + e->name_len - len, suffix, len) == 0)
-			return e;
-	}
-	return NULL;
-}
-
 void maps_perms_text(uint32_t perms, char buf[5])
 {
 	buf[0] = perms & MAPS_PERM_READ ? 'r' : '-';

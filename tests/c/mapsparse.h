@@ -58,13 +58,6 @@ int maps_load(int pid, struct maps_table *t);
 /* maps_find returns the entry covering addr, or NULL. */
 const struct maps_entry *maps_find(const struct maps_table *t, uint64_t addr);
 
-/* maps_find_name returns the first entry whose unescaped name equals name. */
-const struct maps_entry *maps_find_name(const struct maps_table *t, const char *name);
-
-/* maps_find_suffix returns the first entry whose unescaped name ends with
- * suffix (e.g. "/x (deleted)"), or NULL. */
-const struct maps_entry *maps_find_suffix(const struct maps_table *t, const char *suffix);
-
 /* maps_perms_text writes the 4-letter form ("r-xp") and a NUL into buf[5]. */
 void maps_perms_text(uint32_t perms, char buf[5]);
 
