@@ -18,8 +18,11 @@ const howToRun = "Reproduce with `make bench` (≤ 5 minutes; tables in `bench/o
 	"`bench/out/results.svg`); `make bench-publish` also rewrites this section, `bench/RESULTS.md` and " +
 	"`bench/results.svg`. One workload: `make bench BENCH_ONLY=dense`. Every contender answers every " +
 	"workload once, untimed, and the run fails unless all answers agree; `make test` runs that check alone " +
-	"(`bench-smoke`). Contenders run round-robin, one call each in turn, in 3 rounds that alternate the C " +
-	"and Go driver processes on the same target pids, so they share the machine's noise.\n"
+	"(`bench-smoke`). Contenders run round-robin, a block of calls (about 2 ms) each in turn, in 3 rounds " +
+	"that alternate the C and Go driver processes on the same target pids, so they share the machine's noise; " +
+	"the first call of each block comes after other contenders' work and is reported apart (*cold*). " +
+	"Targets are `tests/target` processes: N one-page anonymous VMAs plus M file-backed r-x modules " +
+	"(r--, r-x, r-- VMAs each); addresses come from their real maps through a seeded RNG.\n"
 
 // publish writes bench/RESULTS.md and bench/results.svg, and the README's
 // performance section when README.md exists.
@@ -40,7 +43,7 @@ func publish(root string, rep *report, svg string) error {
 		return err
 	}
 	section := readmeBegin + "\n\n" + howToRun + "\n![time per call against VMAs](bench/results.svg)\n\n" +
-		rep.summaryMarkdown() + "\nEvery workload's full table (IQR, ratio to the best text contender, allocations): [bench/RESULTS.md](bench/RESULTS.md).\n\n" + readmeEnd
+		rep.summaryMarkdown() + "\nauto against the best fixed backend per workload, and every workload's full table (IQR, ratio to the best text contender, cold calls, strategy, allocations): [bench/RESULTS.md](bench/RESULTS.md).\n\n" + readmeEnd
 	i := bytes.Index(old, []byte(readmeBegin))
 	j := bytes.Index(old, []byte(readmeEnd))
 	var out []byte
