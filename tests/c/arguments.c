@@ -178,10 +178,17 @@ static void check_query_arguments(struct procmapq *h)
 	errno = 0;
 	rc = query_self(h, &bad_flags);
 	CHECK(rc == -EINVAL && errno == EINVAL, "unknown flag bit: %d errno %d", rc, errno);
+	/* The message names the offending field, so a caller can fix it. */
+	CHECK(strstr(procmapq_last_error(), "flags") != NULL, "message \"%s\" does not name the flags",
+	      procmapq_last_error());
 	PROCMAPQ_OPTS(procmapq_query_opts, bad_perms, .perms = 0x10);
 	CHECK(query_self(h, &bad_perms) == -EINVAL, "unknown perm bit 0x10");
+	CHECK(strstr(procmapq_last_error(), "perms") != NULL, "message \"%s\" does not name perms",
+	      procmapq_last_error());
 	PROCMAPQ_OPTS(procmapq_query_opts, bad_reserved, .reserved = 1);
 	CHECK(query_self(h, &bad_reserved) == -EINVAL, "reserved field 1");
+	CHECK(strstr(procmapq_last_error(), "reserved") != NULL, "message \"%s\" does not name the reserved field",
+	      procmapq_last_error());
 	CHECK(strlen(procmapq_last_error()) > 0, "no message after -EINVAL");
 	PROCMAPQ_OPTS(procmapq_query_opts, bad_enum_flags, .flags = 0x100);
 	CHECK(procmapq_enumerate(h, &bad_enum_flags, &out) == -EINVAL, "enumerate with unknown flag");
@@ -302,6 +309,10 @@ static void check_bad_pointers(struct procmapq *h)
 	PROCMAPQ_OPTS(procmapq_vma_buf, out, .vmas = vmas, .vmas_cap = 2, .names = names, .names_cap = sizeof names);
 	int rc = procmapq_query(h, none, 1, NULL, &lk, &out);
 	CHECK(rc == -EFAULT, "unreadable addrs: %d", rc);
+	char hex[32];
+	snprintf(hex, sizeof hex, "%#lx", (unsigned long)(uintptr_t)none);
+	CHECK(strstr(procmapq_last_error(), hex) != NULL, "message \"%s\" does not name the address %s",
+	      procmapq_last_error(), hex);
 	rc = procmapq_query(h, &addr, 1, none, &lk, &out);
 	CHECK(rc == -EFAULT, "unreadable opts: %d", rc);
 	rc = procmapq_query(h, &addr, 1, NULL, none, &out);
