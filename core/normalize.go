@@ -161,8 +161,8 @@ type NormOutput struct {
 }
 
 // NormalizeOptions tune [Handle.Normalize]. The zero value (or nil) means:
-// auto backend, every VMA, no build IDs, no virtual addresses, build-ID
-// reads through /proc/<pid>/map_files when permitted, cache on.
+// auto backend, every VMA, no build IDs, no virtual addresses, mapped files
+// also looked up through /proc/<pid>/map_files, build-ID cache on.
 type NormalizeOptions struct {
 	// Backend selects how VMAs are found, as in [Options].
 	Backend Backend
@@ -171,10 +171,11 @@ type NormalizeOptions struct {
 	// Sorted says the addresses are already ascending, which saves the
 	// internal sort. Unsorted input is still answered correctly.
 	Sorted bool
-	// BuildIDs asks for build IDs: the kernel's when the ioctl backend
-	// reports one, otherwise read from the mapped file; for the vDSO, read
-	// from the target's memory (needs the ptrace access /proc/<pid>/mem
-	// requires; without it the vDSO meta has no build ID).
+	// BuildIDs asks for build IDs: the kernel's (PROCMAP_QUERY, Linux
+	// 6.11+) unless Backend is BackendText, else, or when the kernel has
+	// none, read from the mapped file; for the vDSO, read from the
+	// target's memory (needs the ptrace access /proc/<pid>/mem requires;
+	// without it the vDSO meta has no build ID).
 	BuildIDs bool
 	// VirtAddrs asks for [NormOutput.VirtAddr] (reads the files' program
 	// headers, and the vDSO's from memory).
@@ -185,8 +186,10 @@ type NormalizeOptions struct {
 	// then through /proc/<pid>/root; either must have the mapping's inode
 	// (see [MetaDevUnverified]). Deleted files are then unavailable.
 	NoMapFiles bool
-	// NoBuildIDCache reads every file again instead of using the
-	// process-wide cache keyed by (device, inode, mtime, size).
+	// NoBuildIDCache reads every file, and asks the kernel, again instead
+	// of using the process-wide cache of what was read from each file and
+	// what the kernel said about it, keyed by the file's device, inode,
+	// size, mtime and ctime (one statx per file and call on a hit).
 	NoBuildIDCache bool
 }
 
@@ -294,7 +297,8 @@ func (h *Handle) Normalize(addrs []uint64, opts *NormalizeOptions, res *Normaliz
 	// the file's statx, like the rest): asking the kernel costs about 4 to
 	// 10 us per ioctl on Linux 6.18 (it parses the file each time), a
 	// cache hit one statx of the path, about 1.6 us, per file.
-	kernelCached := o.BuildIDs && !o.NoBuildIDCache && o.Backend != BackendText && h.kind != kindText
+	askKernel := o.BuildIDs && o.Backend != BackendText && h.kind != kindText
+	kernelCached := askKernel && !o.NoBuildIDCache
 	qopts := Options{Backend: o.Backend, Filter: o.Filter, Sorted: o.Sorted, BuildIDs: o.BuildIDs && !kernelCached}
 	qerr := h.Query(addrs, &qopts, &res.q)
 	if qerr != nil && !errors.Is(qerr, ErrProcessGone) {
@@ -322,7 +326,7 @@ func (h *Handle) Normalize(addrs []uint64, opts *NormalizeOptions, res *Normaliz
 		normalizeHookAfterQuery()
 	}
 	if o.BuildIDs || o.VirtAddrs {
-		res.readFiles(h, &o, kernelCached)
+		res.readFiles(h, &o, askKernel, kernelCached)
 	}
 	if o.VirtAddrs {
 		res.addVirtAddrs()
@@ -337,7 +341,10 @@ func (h *Handle) Normalize(addrs []uint64, opts *NormalizeOptions, res *Normaliz
 // disagree on an ELF with several GNU build-ID notes, where the kernel
 // skips those over 20 bytes; [Handle.Compare] reports that as
 // DiffBuildID).
-func (res *Normalized) readFiles(h *Handle, o *NormalizeOptions, kernelCached bool) {
+func (res *Normalized) readFiles(h *Handle, o *NormalizeOptions, askKernel, kernelCached bool) {
+	// VMAs the auto backend found in the text came without the kernel's
+	// build ID: ask for it per file, as the ioctl would have given it.
+	textFound := res.q.Strategy == StrategyText || res.q.Strategy == StrategyIoctlThenText
 	if res.files == nil {
 		res.files = new(fileScratch)
 	}
@@ -364,8 +371,12 @@ func (res *Normalized) readFiles(h *Handle, o *NormalizeOptions, kernelCached bo
 		t.vma = &res.q.VMAs[res.metaVMA[i]]
 		f, devUnverified := res.files.lookupFile(&t)
 		res.fileReads++
-		if needID && kernelCached && res.cachedKernelID(h, f, t.vma, m) {
-			needID = false
+		switch {
+		case !needID || !askKernel:
+		case kernelCached:
+			needID = !res.cachedKernelID(h, f, t.vma, m)
+		case textFound:
+			needID = !res.askKernelID(h, t.vma, m)
 		}
 		if f == nil {
 			if needID || o.VirtAddrs {
@@ -411,6 +422,18 @@ func (res *Normalized) cachedKernelID(h *Handle, f *fileFacts, v *VMA, m *Meta) 
 		}
 	}
 	if len(res.arena) == start {
+		return false
+	}
+	m.BuildID, m.BuildIDSource = res.arena[start:len(res.arena):len(res.arena)], BuildIDKernel
+	return true
+}
+
+// askKernelID gives m the kernel's build ID for the file v maps, if the
+// kernel has one (uncached).
+func (res *Normalized) askKernelID(h *Handle, v *VMA, m *Meta) bool {
+	start := len(res.arena)
+	var ok bool
+	if res.arena, ok = h.kernelBuildID(v, res.arena); !ok || len(res.arena) == start {
 		return false
 	}
 	m.BuildID, m.BuildIDSource = res.arena[start:len(res.arena):len(res.arena)], BuildIDKernel

@@ -280,7 +280,7 @@ func TestNormalizeELF(t *testing.T) {
 	}
 	h := mustOpen(t, p.pid)
 	results := map[string]*Normalized{}
-	for _, b := range []Backend{BackendText, BackendIoctl} {
+	for _, b := range []Backend{BackendText, BackendIoctl, BackendAuto} {
 		for _, o := range normOptionSets(b) {
 			name := fmt.Sprintf("%v/ids=%v,vaddr=%v,nomap=%v,nocache=%v", b, o.BuildIDs, o.VirtAddrs, o.NoMapFiles, o.NoBuildIDCache)
 			t.Run(name, func(t *testing.T) {
@@ -293,7 +293,8 @@ func TestNormalizeELF(t *testing.T) {
 					t.Fatalf("%d outputs", len(res.Outputs))
 				}
 				for i, ci := range order {
-					checkCase(t, p.pid, cases[ci], res, i, &o, b == BackendIoctl)
+					// Auto asks the kernel for build IDs whatever strategy it picks.
+					checkCase(t, p.pid, cases[ci], res, i, &o, b != BackendText && haveIoctl(t))
 				}
 				// Dedup: one meta per file, per vDSO, per reason.
 				seen := map[string]bool{}
