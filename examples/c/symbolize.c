@@ -345,7 +345,8 @@ int main(int argc, char **argv)
 		struct maps_table t;
 		int rc = maps_load((int)pid, &t);
 		if (rc != 0) {
-			fprintf(stderr, "symbolize: /proc/%ld/maps: %s\n", pid, strerror(-rc));
+			fprintf(stderr, "symbolize: /proc/%ld/maps: %s\n", pid,
+				rc == -ENOENT ? "no such process" : strerror(-rc));
 			return 2;
 		}
 		gather_from_maps(&t);
