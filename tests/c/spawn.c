@@ -40,19 +40,32 @@ int target_spawn(struct spawned_target *t, const char *const *args)
 	t->maps_fd = -1;
 	const char *path = target_path();
 	if (access(path, X_OK) != 0) {
-		fprintf(stderr, "spawn: %s: %s (build it with make, or set PROCMAPQ_TARGET)\n", path, strerror(errno));
-		return -errno;
+		int err = errno;
+		fprintf(stderr, "spawn: %s: %s (build it with make, or set PROCMAPQ_TARGET)\n", path, strerror(err));
+		return -err;
 	}
-	if (pipe2(in, O_CLOEXEC) != 0 || pipe2(out, O_CLOEXEC) != 0)
+	if (pipe2(in, O_CLOEXEC) != 0)
 		return -errno;
+	if (pipe2(out, O_CLOEXEC) != 0) {
+		int err = errno;
+		close(in[0]);
+		close(in[1]);
+		return -err;
+	}
 	const char *argv[32] = {"target"};
 	size_t argc = 1;
 	for (; args && args[argc - 1] && argc < 31; argc++)
 		argv[argc] = args[argc - 1];
 	argv[argc] = NULL;
 	pid_t pid = fork();
-	if (pid < 0)
-		return -errno;
+	if (pid < 0) {
+		int err = errno;
+		close(in[0]);
+		close(in[1]);
+		close(out[0]);
+		close(out[1]);
+		return -err;
+	}
 	if (pid == 0) {
 		/* Only async-signal-safe calls between fork and exec: the parent
 		 * may have loaded the Go runtime. */
