@@ -4,7 +4,8 @@
 #   make test-stress    (part of make test, about 20 s) the C-ABI checks:
 #                       hostile callers, a mutating target queried from 4
 #                       threads (and under seccomp without PROCMAP_QUERY:
-#                       ENOTTY, EPERM, ENOSYS), a small soak (200k calls,
+#                       ENOTTY, EPERM, ENOSYS), targets killed or exec'ing
+#                       mid-batch, a small soak (200k calls,
 #                       5k open/close cycles), the fuzz corpus replayed.
 #                       The Go tests of tests/stress run in `go test ./...`.
 #   make stress-all     (part of make stress, several minutes) the Go suite
@@ -30,7 +31,7 @@ STRESS_CORPUS   := tests/stress/corpus/cabi
 STRESS_FOUND    := tests/stress/corpus/cabi-found
 
 STRESS_BINS := $(STRESS_OUT)/mutator $(STRESS_OUT)/noprocmapq $(STRESS_OUT)/cabi_churn \
-	$(STRESS_OUT)/cabi_hostile $(STRESS_OUT)/soak $(STRESS_OUT)/fuzz_cabi_replay
+	$(STRESS_OUT)/cabi_hostile $(STRESS_OUT)/cabi_faults $(STRESS_OUT)/soak $(STRESS_OUT)/fuzz_cabi_replay
 
 $(STRESS_OUT)/mutator: $(STRESS_SRC)/mutator.c
 	@mkdir -p $(@D)
@@ -46,6 +47,10 @@ $(STRESS_OUT)/cabi_churn: $(STRESS_SRC)/cabi_churn.c $(STRESS_SRC)/mutator_clien
 	$(Q)$(CC) $(STRESS_CFLAGS) -o $@ $(STRESS_SRC)/cabi_churn.c $(STRESS_SRC)/mutator_client.c tests/c/mapsparse.c $(STRESS_LDLIBS)
 
 $(STRESS_OUT)/cabi_hostile: $(STRESS_SRC)/cabi_hostile.c tests/c/check.h $(LIB_SO)
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(STRESS_CFLAGS) -o $@ $< $(STRESS_LDLIBS)
+
+$(STRESS_OUT)/cabi_faults: $(STRESS_SRC)/cabi_faults.c tests/c/check.h $(LIB_SO)
 	@mkdir -p $(@D)
 	$(Q)$(CC) $(STRESS_CFLAGS) -o $@ $< $(STRESS_LDLIBS)
 
@@ -66,6 +71,7 @@ $(STRESS_OUT)/fuzz_cabi_libfuzzer: $(STRESS_SRC)/fuzz_cabi.c $(LIB_SO)
 test-stress: lib $(STRESS_BINS)
 	$(Q)$(STRESS_OUT)/cabi_hostile 2>/dev/null
 	$(Q)$(STRESS_OUT)/cabi_churn $(STRESS_OUT)/mutator 3 4
+	$(Q)$(STRESS_OUT)/cabi_faults 9
 	$(Q)for e in ENOTTY EPERM ENOSYS; do \
 		echo "under seccomp: PROCMAP_QUERY fails with $$e"; \
 		$(STRESS_OUT)/noprocmapq $$e $(STRESS_OUT)/cabi_churn $(STRESS_OUT)/mutator 1 2 || exit 1; \
@@ -82,6 +88,7 @@ stress-go:
 stress-cabi: lib $(STRESS_BINS)
 	$(Q)$(STRESS_OUT)/cabi_churn $(STRESS_OUT)/mutator $(STRESS_CHURN_SECONDS) 4
 	$(Q)$(STRESS_OUT)/noprocmapq EPERM $(STRESS_OUT)/cabi_churn $(STRESS_OUT)/mutator 10 4
+	$(Q)$(STRESS_OUT)/cabi_faults 60
 
 stress-soak: lib $(STRESS_OUT)/soak
 	$(Q)$(STRESS_OUT)/soak 10000000 100000
