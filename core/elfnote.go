@@ -27,9 +27,12 @@ const (
 	elfMaxBuildID = 1024
 	// elfMaxLoads bounds the PT_LOAD segments kept for virtual addresses.
 	elfMaxLoads = 64
+	// elfMaxTable bounds the bytes of one header table (entries may be
+	// larger than the standard 56 or 64 bytes, but not without limit).
+	elfMaxTable = 256 << 10
 	// elfMaxRead is the most bytes one readELF call can request in all:
 	// header, program and section header tables, note regions.
-	elfMaxRead = 64 + elfMaxPhnum*56 + elfMaxShnum*64 + elfMaxNoteRegions*elfMaxNoteRegion
+	elfMaxRead = elfHeaderSize + 2*elfMaxTable + elfMaxNoteRegions*elfMaxNoteRegion
 )
 
 const (
@@ -260,6 +263,9 @@ func (sc *elfScratch) readTable(r preader, off, entsize, num, entMin, fileSize u
 		return nil, errBadELF
 	}
 	total := entsize * num // at most 1024 * 4096
+	if total > elfMaxTable {
+		return nil, errELFLimits
+	}
 	if off > fileSize || total > fileSize-off {
 		return nil, errBadELF
 	}

@@ -250,6 +250,12 @@ func TestReadELFBounds(t *testing.T) {
 		{"namesz-huge", mut(func(b []byte) { o.PutUint32(b[64+2*56:], 0xfffffff0) }), 0},
 		{"descsz-huge", mut(func(b []byte) { o.PutUint32(b[64+2*56+4:], 0xfffffff0) }), 0},
 		{"truncated", base[:70], 0},
+		{"shentsize-large", func() []byte {
+			b := elfImage{is64: true, sections: true, notes: [][]byte{gnuNote(o, "X", 1, nil)}}.bytes()
+			o.PutUint16(b[58:], 1024)
+			o.PutUint16(b[60:], elfMaxShnum)
+			return b
+		}(), 1 << 40},
 		{"claims-1TiB", base, 1 << 40},
 		{"not-elf", []byte("#!/bin/sh\necho hello, this is not an ELF file at all\n"), 0},
 	} {
