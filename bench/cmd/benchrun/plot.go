@@ -44,7 +44,7 @@ func (rep *report) plot() string {
 	const (
 		pw, ph       = 300.0, 230.0 // plot area of a panel
 		left, top    = 70.0, 52.0
-		gap          = 45.0
+		gap          = 75.0
 		legendHeight = 50.0
 	)
 	ss := rep.plotSeries()
