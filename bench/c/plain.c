@@ -50,10 +50,11 @@ struct limit_state {
 };
 
 /* fd_state_open allocates a contender state of size bytes whose first
- * member is the maps fd (limit and fastparse), and opens the maps file. */
+ * member is the maps fd (limit and fastparse), and opens the maps file.
+ * Not zeroed: open-per-call workloads would pay for clearing 64 KiB. */
 static int fd_state_open(struct contender *c, int pid, size_t size)
 {
-	int *fd = calloc(1, size);
+	int *fd = malloc(size);
 	int err = open_maps(pid, fd);
 	if (err) {
 		free(fd);
@@ -151,7 +152,7 @@ struct fscanf_state {
 
 static int fscanf_open(struct contender *c, int pid)
 {
-	struct fscanf_state *s = calloc(1, sizeof *s);
+	struct fscanf_state *s = malloc(sizeof *s);
 	if (pid > 0)
 		snprintf(s->path, sizeof s->path, "/proc/%d/maps", pid);
 	else
