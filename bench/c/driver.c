@@ -14,9 +14,10 @@
  * process, five addresses chosen here; PID 0). MODE is kept (one handle per
  * contender for the whole workload) or open (open, query, close per call).
  *
- * Contenders run round-robin, one batch each in turn, so that they share the
- * machine's noise; each first runs once untimed and its answers' digest is
- * printed, so the orchestrator can check that all contenders agree. Output:
+ * Contenders run round-robin, a block of calls each in turn, so that they
+ * share the machine's noise; each first runs once untimed and its answers'
+ * digest is printed, so the orchestrator can check that all contenders
+ * agree. Output:
  *   digest WORKLOAD CONTENDER HEX FOUND VMAS
  *   samples WORKLOAD CONTENDER NS...       steady-state calls
  *   cold WORKLOAD CONTENDER NS...          first call of each block
@@ -309,6 +310,7 @@ static void run_workload(struct workload *w, struct contender **all, int nall)
 	struct answers ans[MAX_CONTENDERS] = { 0 };
 	struct samples warm[MAX_CONTENDERS] = { 0 }, cold[MAX_CONTENDERS] = { 0 };
 	unsigned block[MAX_CONTENDERS];
+	bool failed[MAX_CONTENDERS] = { 0 };
 	int nc = 0;
 	for (int i = 0; i < nall; i++) {
 		struct contender *c = all[i];
@@ -339,6 +341,10 @@ static void run_workload(struct workload *w, struct contender **all, int nall)
 		for (int k = 0; k < nc; k++) {
 			for (unsigned j = 0; j < block[k]; j++) {
 				int64_t r = run_once(cs[k], w, it + j, &ans[k]);
+				if (r < 0 && !failed[k]) {
+					printf("error %s %s %s\n", w->name, cs[k]->name, strerror((int)-r));
+					failed[k] = true;
+				}
 				samples_add(j == 0 && block[k] > 1 ? &cold[k] : &warm[k], r);
 			}
 			if (warm[k].n < least)
