@@ -28,6 +28,39 @@ func bigBatch(tg *testtarget.Target, n int, rng *rand.Rand) []uint64 {
 	return addrs
 }
 
+// queryDuringEvent starts a 20,000-VMA target, opens it and queries a
+// 200,000-address batch with backend b while event (a kill, an exec) hits
+// the target after a random delay below maxDelay. It returns the target,
+// the handle (both the caller's to end) and what the query gave.
+func queryDuringEvent(t *testing.T, rng *rand.Rand, b core.Backend, maxDelay time.Duration,
+	event func(*testtarget.Target) error) (*testtarget.Target, *core.Handle, []uint64, *core.Result, error) {
+	t.Helper()
+	tg, err := testtarget.StartProcess(testtarget.Options{VMAs: 20000, Modules: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := core.Open(tg.Pid)
+	if err != nil {
+		tg.Stop()
+		t.Fatal(err)
+	}
+	addrs := bigBatch(tg, 200000, rng)
+	delay := time.Duration(rng.Int64N(int64(maxDelay)))
+	var wg sync.WaitGroup
+	var eventErr error
+	wg.Go(func() {
+		time.Sleep(delay)
+		eventErr = event(tg)
+	})
+	res := new(core.Result)
+	err = h.Query(addrs, &core.Options{Backend: b}, res)
+	wg.Wait()
+	if eventErr != nil {
+		t.Fatalf("target %d: %v", tg.Pid, eventErr)
+	}
+	return tg, h, addrs, res, err
+}
+
 // midBatchOutcome classifies one batch interrupted by the target's end:
 // finished (before the event), or gone with partial answers.
 type midBatchOutcome struct{ finished, goneNone, gonePartial int }
@@ -82,32 +115,17 @@ func TestKilledMidBatch(t *testing.T) {
 			var out midBatchOutcome
 			rng := rand.New(rand.NewPCG(uint64(b), 1))
 			for range rounds {
-				tg, err := testtarget.StartProcess(testtarget.Options{VMAs: 20000, Modules: 2})
-				if err != nil {
-					t.Fatal(err)
-				}
-				h, err := core.Open(tg.Pid)
-				if err != nil {
-					t.Fatal(err)
-				}
-				addrs := bigBatch(tg, 200000, rng)
-				delay := time.Duration(rng.IntN(40000)) * time.Microsecond
-				var wg sync.WaitGroup
-				wg.Go(func() {
-					time.Sleep(delay)
-					syscall.Kill(tg.Pid, syscall.SIGKILL)
+				tg, h, addrs, res, err := queryDuringEvent(t, rng, b, 40*time.Millisecond, func(tg *testtarget.Target) error {
+					return syscall.Kill(tg.Pid, syscall.SIGKILL)
 				})
-				var res core.Result
-				err = h.Query(addrs, &core.Options{Backend: b}, &res)
-				checkGoneBatch(t, tg.Pid, addrs, &res, err, &out)
-				wg.Wait()
+				checkGoneBatch(t, tg.Pid, addrs, res, err, &out)
 				tg.Stop()
 				// Once reaped, every call fails cleanly; the handle stays closable.
-				err = h.Query(addrs[:10], &core.Options{Backend: b}, &res)
+				err = h.Query(addrs[:10], &core.Options{Backend: b}, res)
 				if !errors.Is(err, core.ErrProcessGone) {
 					t.Fatalf("query after the kill: %v", err)
 				}
-				if err := h.Enumerate(&core.Options{Backend: b}, &res); !errors.Is(err, core.ErrProcessGone) {
+				if err := h.Enumerate(&core.Options{Backend: b}, res); !errors.Is(err, core.ErrProcessGone) {
 					t.Fatalf("enumerate after the kill: %v", err)
 				}
 				if err := h.Close(); err != nil {
@@ -140,37 +158,17 @@ func TestExecMidBatchAndReopen(t *testing.T) {
 		rounds = 30
 	}
 	for round := range rounds {
-		tg, err := testtarget.StartProcess(testtarget.Options{VMAs: 20000})
-		if err != nil {
-			t.Fatal(err)
-		}
-		h, err := core.Open(tg.Pid)
-		if err != nil {
-			t.Fatal(err)
-		}
-		addrs := bigBatch(tg, 200000, rng)
-		delay := time.Duration(rng.IntN(30000)) * time.Microsecond
-		var wg sync.WaitGroup
-		var execErr error
-		wg.Go(func() {
-			time.Sleep(delay)
-			execErr = tg.Exec()
-		})
-		var res core.Result
-		err = h.Query(addrs, &core.Options{Backend: churnBackends[round%3]}, &res)
-		wg.Wait()
-		if execErr != nil {
-			t.Fatal(execErr)
-		}
-		checkGoneBatch(t, tg.Pid, addrs, &res, err, &out)
-		if err := h.Query(addrs[:1], nil, &res); !errors.Is(err, core.ErrProcessGone) {
+		tg, h, addrs, res, err := queryDuringEvent(t, rng, churnBackends[round%3], 30*time.Millisecond,
+			func(tg *testtarget.Target) error { return tg.Exec() })
+		checkGoneBatch(t, tg.Pid, addrs, res, err, &out)
+		if err := h.Query(addrs[:1], nil, res); !errors.Is(err, core.ErrProcessGone) {
 			t.Fatalf("query after exec: %v, want ErrProcessGone", err)
 		}
 		if err := h.Reopen(); err != nil {
 			t.Fatalf("reopen after exec: %v", err)
 		}
 		// The new image has far fewer VMAs and still maps the target binary.
-		if err := h.Enumerate(nil, &res); err != nil {
+		if err := h.Enumerate(nil, res); err != nil {
 			t.Fatalf("enumerate after reopen: %v", err)
 		}
 		bin, _ := testtarget.Binary()
