@@ -16,7 +16,7 @@
 # the library against its own parser (mapsparse.c). Exit 0 pass, 1 fail,
 # 77 skip.
 
-TESTS_C_PROGRAMS := live_compare arguments handle_kinds threads sigprof_host normalize compare_views
+TESTS_C_PROGRAMS := live_compare arguments handle_kinds threads sigprof_host normalize compare_views dlopen_host
 # Helpers shared with examples/c (one copy of the parser and the spawner).
 TESTS_C_HELPERS  := tests/c/mapsparse.c tests/c/spawn.c tests/c/testbuf.c tests/c/vmacheck.c
 TESTS_C_HEADERS  := $(wildcard tests/c/*.h) $(INCLUDE_DIR)/procmapq.h
@@ -57,6 +57,19 @@ $(PROCMAPQ_TARGET_BIN): tests/target/target.c
 	$(Q)$(CC) -O2 -std=gnu11 -Wall -Wextra -o $@ $<
 endif
 
+# dlopen_host loads the library with dlopen (as Python ctypes does), so it is
+# not linked against it; PROCMAPQ_LIBRARY names the file to load.
+TESTS_C_DLOPEN_LDLIBS := -pthread -ldl
+$(TESTS_C_OUT)/dlopen_host: tests/c/dlopen_host.c tests/c/mapsparse.c $(TESTS_C_HEADERS)
+	@mkdir -p $(dir $@)
+	@echo "  CC      $@"
+	$(Q)$(CC) $(TESTS_C_CFLAGS) -o $@ $< tests/c/mapsparse.c $(TESTS_C_DLOPEN_LDLIBS)
+
+$(TESTS_C_ASAN_OUT)/dlopen_host: tests/c/dlopen_host.c tests/c/mapsparse.c $(TESTS_C_HEADERS)
+	@mkdir -p $(dir $@)
+	@echo "  CC      $@ (asan,ubsan)"
+	$(Q)$(CC) $(TESTS_C_CFLAGS) $(TESTS_C_SANITIZE) -o $@ $< tests/c/mapsparse.c $(TESTS_C_DLOPEN_LDLIBS)
+
 $(TESTS_C_OUT)/%: tests/c/%.c $(TESTS_C_HELPERS) $(TESTS_C_HEADERS) | lib
 	@mkdir -p $(dir $@)
 	@echo "  CC      $@"
@@ -67,22 +80,26 @@ $(TESTS_C_ASAN_OUT)/%: tests/c/%.c $(TESTS_C_HELPERS) $(TESTS_C_HEADERS) | lib
 	@echo "  CC      $@ (asan,ubsan)"
 	$(Q)$(CC) $(TESTS_C_CFLAGS) $(TESTS_C_SANITIZE) -o $@ $< $(TESTS_C_HELPERS) $(TESTS_C_LDLIBS)
 
+# What every run tells the programs: the target binary and, for
+# dlopen_host, the library file.
+TESTS_C_ENV = PROCMAPQ_TARGET=$(PROCMAPQ_TARGET_BIN) PROCMAPQ_LIBRARY=$(abspath $(LIB_SONAME_FILE))
+
 .PHONY: test-c test-c-plain test-c-asan test-c-fallback
 
 test-c: test-c-plain test-c-asan test-c-fallback ## C tests of the library: plain, ASan/UBSan, text fallback
 
 test-c-plain: $(TESTS_C_BINS) $(PROCMAPQ_TARGET_BIN) lib
-	$(Q)PROCMAPQ_TARGET=$(PROCMAPQ_TARGET_BIN) tests/c/run-tests.sh c-tests $(TESTS_C_BINS)
+	$(Q)$(TESTS_C_ENV) tests/c/run-tests.sh c-tests $(TESTS_C_BINS)
 
 # The plain programs again as on a kernel without PROCMAP_QUERY: the
 # library's documented PROCMAPQ_FORCE_PROBE=0 makes auto use the text
 # backend and a forced ioctl backend fail with -ENOTTY.
 test-c-fallback: $(TESTS_C_BINS) $(PROCMAPQ_TARGET_BIN) lib
-	$(Q)PROCMAPQ_TARGET=$(PROCMAPQ_TARGET_BIN) PROCMAPQ_FORCE_PROBE=0 \
+	$(Q)$(TESTS_C_ENV) PROCMAPQ_FORCE_PROBE=0 \
 		tests/c/run-tests.sh c-tests-fallback $(TESTS_C_BINS)
 
 test-c-asan: $(TESTS_C_ASAN_BINS) $(PROCMAPQ_TARGET_BIN) lib
-	$(Q)PROCMAPQ_TARGET=$(PROCMAPQ_TARGET_BIN) $(TESTS_C_SANITIZER_ENV) \
+	$(Q)$(TESTS_C_ENV) $(TESTS_C_SANITIZER_ENV) \
 		tests/c/run-tests.sh c-tests-asan $(TESTS_C_ASAN_BINS)
 
 # The same plain test programs against a library built with
@@ -100,7 +117,8 @@ $(TESTS_C_CGOCHECK2_LIB): $(GO_LIB_SOURCES)
 
 .PHONY: test-c-cgocheck2
 test-c-cgocheck2: $(TESTS_C_BINS) $(PROCMAPQ_TARGET_BIN) $(TESTS_C_CGOCHECK2_LIB) ## C tests against a cgocheck2 library
-	$(Q)PROCMAPQ_TARGET=$(PROCMAPQ_TARGET_BIN) LD_LIBRARY_PATH=$(abspath $(TESTS_C_CGOCHECK2_DIR)) \
+	$(Q)$(TESTS_C_ENV) LD_LIBRARY_PATH=$(abspath $(TESTS_C_CGOCHECK2_DIR)) \
+		PROCMAPQ_LIBRARY=$(abspath $(TESTS_C_CGOCHECK2_LIB)) \
 		tests/c/run-tests.sh c-tests-cgocheck2 $(TESTS_C_BINS)
 
 TEST_TARGETS   += test-c
