@@ -5,7 +5,8 @@
  *     file really named with the 4 bytes "\012" is ambiguous in the text;
  *   - the ioctl cannot return a name of PATH_MAX (4096) bytes or more;
  *   - only the ioctl knows the page size (the text backend reports 0);
- *   - the ioctl never returns the [vsyscall] gate VMA.
+ *   - the ioctl never returns the [vsyscall] gate VMA (the auto backend
+ *     answers it as the text does once it has read the text, else not).
  * Shared by the C tests and the C example. */
 #ifndef VMACHECK_H
 #define VMACHECK_H
