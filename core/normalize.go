@@ -216,8 +216,7 @@ type Normalized struct {
 	fileMetas map[fileIdentity]uint32 // ELF meta of a file (first name seen)
 	// special holds the meta index of each unknown reason and, in the
 	// last slot, of the vDSO (noMeta until used).
-	special   [vdsoSlot + 1]uint32
-	fileReads int // files opened by the last call (tests)
+	special [vdsoSlot + 1]uint32
 }
 
 const noMeta = ^uint32(0)
@@ -282,7 +281,7 @@ func (h *Handle) Normalize(addrs []uint64, opts *NormalizeOptions, res *Normaliz
 		return &Error{Op: "normalize", Pid: h.pid, Err: errors.Join(ErrInvalidArgument, errors.New("nil result"))}
 	}
 	res.Outputs, res.Metas, res.Strategy = res.Outputs[:0], res.Metas[:0], StrategyNone
-	res.metaVMA, res.loads, res.arena, res.fileReads = res.metaVMA[:0], res.loads[:0], res.arena[:0], 0
+	res.metaVMA, res.loads, res.arena = res.metaVMA[:0], res.loads[:0], res.arena[:0]
 	for i := range res.special {
 		res.special[i] = noMeta
 	}
@@ -370,7 +369,6 @@ func (res *Normalized) readFiles(h *Handle, o *NormalizeOptions, askKernel, kern
 		}
 		t.vma = &res.q.VMAs[res.metaVMA[i]]
 		f, devUnverified := res.files.lookupFile(&t)
-		res.fileReads++
 		switch {
 		case !needID || !askKernel:
 		case kernelCached:

@@ -986,3 +986,34 @@ func TestNormalizeBtrfsSubvolume(t *testing.T) {
 		}
 	}
 }
+
+// TestNormalizeCacheAvoidsReads: with the cache, files are read once, then
+// answered from the cache; without it, read on every call.
+func TestNormalizeCacheAvoidsReads(t *testing.T) {
+	f := needELFFixtures(t)
+	p := startLoader(t, f, nil, f.libs["long32"].path, f.libs["section"].path)
+	h := mustOpen(t, p.pid)
+	addrs := []uint64{p.addrs["lib1"], p.addrs["lib2"], p.addrs["main"], p.addrs["fopen"]}
+	for _, nocache := range []bool{false, true} {
+		var res Normalized
+		o := NormalizeOptions{Backend: BackendText, BuildIDs: true, VirtAddrs: true, NoBuildIDCache: nocache}
+		for call := 0; call < 3; call++ {
+			if err := h.Normalize(addrs, &o, &res); err != nil {
+				t.Fatal(err)
+			}
+			opens := res.files.opens
+			res.files.opens = 0
+			for _, m := range res.Metas {
+				if len(m.BuildID) == 0 {
+					t.Fatalf("no build ID for %s", m.Path)
+				}
+			}
+			if call > 0 && !nocache && opens != 0 {
+				t.Errorf("cached, call %d: %d files read", call, opens)
+			}
+			if nocache && opens != len(res.Metas) {
+				t.Errorf("uncached, call %d: %d files read for %d metas", call, opens, len(res.Metas))
+			}
+		}
+	}
+}
