@@ -7,8 +7,9 @@
 #                                   (e.g. 'procfs_query|adv-'), seconds
 #   make bench-publish              also rewrite bench/RESULTS.md,
 #                                   bench/results.svg and the README section
-#   make bench-smoke                (in make test) every contender once on
-#                                   every workload; fails if answers differ
+#   make bench-smoke                (in make test) the harness's Go tests, then
+#                                   every contender once on every workload;
+#                                   fails if answers differ
 #
 # BENCH_FLAGS passes more benchrun flags (-rounds N, -budget 0.5, -seed N).
 
@@ -41,7 +42,8 @@ bench-run: lib bench-binaries ## the side-by-side benchmark (BENCH_ONLY=regexp f
 bench-publish: lib bench-binaries ## run the benchmark and rewrite bench/RESULTS.md, bench/results.svg, README section
 	$(Q)$(BENCH_RUN) -publish $(BENCH_ARGS)
 
-bench-smoke: lib bench-binaries ## every benchmark contender once; fails unless all answers agree
+bench-smoke: lib bench-binaries ## the harness's own tests, then every benchmark contender once; fails unless all answers agree
+	$(Q)cd bench && $(GO) test -buildvcs=false -count=1 ./...
 	$(Q)$(BENCH_RUN) -quick $(BENCH_ARGS)
 
 BENCH_TARGETS += bench-run
