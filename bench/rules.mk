@@ -31,10 +31,12 @@ $(BENCH_DRIVER): bench/c/driver.c bench/c/plain.c bench/c/cabi.c bench/c/bench.h
 
 # The Go programs live in their own module (bench/go.mod) so that
 # prometheus/procfs stays out of the library's dependencies; go build's
-# cache makes rebuilding them cheap.
+# cache makes rebuilding them cheap. -mod=mod lets a new dependency of the
+# library (reached through the replace directive) be added to bench/go.sum
+# instead of failing the build.
 bench-binaries: $(BENCH_DRIVER)
-	$(Q)cd bench && $(GO) build -buildvcs=false -o ../$(BENCH_GO) ./cmd/gobench
-	$(Q)cd bench && $(GO) build -buildvcs=false -o ../$(BENCH_RUN) ./cmd/benchrun
+	$(Q)cd bench && $(GO) build -mod=mod -buildvcs=false -o ../$(BENCH_GO) ./cmd/gobench
+	$(Q)cd bench && $(GO) build -mod=mod -buildvcs=false -o ../$(BENCH_RUN) ./cmd/benchrun
 
 bench-run: lib bench-binaries ## the side-by-side benchmark (BENCH_ONLY=regexp for some workloads)
 	$(Q)$(BENCH_RUN) $(BENCH_ARGS)
@@ -43,7 +45,7 @@ bench-publish: lib bench-binaries ## run the benchmark and rewrite bench/RESULTS
 	$(Q)$(BENCH_RUN) -publish $(BENCH_ARGS)
 
 bench-smoke: lib bench-binaries ## the harness's own tests, then every benchmark contender once; fails unless all answers agree
-	$(Q)cd bench && $(GO) test -buildvcs=false -count=1 ./...
+	$(Q)cd bench && $(GO) test -mod=mod -buildvcs=false -count=1 ./...
 	$(Q)$(BENCH_RUN) -quick $(BENCH_ARGS)
 
 BENCH_TARGETS += bench-run
