@@ -7,6 +7,14 @@ import (
 	"strconv"
 )
 
+// enumName returns names[i], or what(i) for a value without a name.
+func enumName(names []string, i int, what string) string {
+	if i < len(names) {
+		return names[i]
+	}
+	return what + "(" + strconv.Itoa(i) + ")"
+}
+
 // MetaKind says what a normalized address belongs to. The values are
 // stable (C bindings copy them).
 type MetaKind uint8
@@ -27,12 +35,7 @@ const (
 
 var metaKindNames = [...]string{"unknown", "elf", "vdso"}
 
-func (k MetaKind) String() string {
-	if int(k) < len(metaKindNames) {
-		return metaKindNames[k]
-	}
-	return "meta-kind(" + strconv.Itoa(int(k)) + ")"
-}
+func (k MetaKind) String() string { return enumName(metaKindNames[:], int(k), "meta-kind") }
 
 // UnknownReason says why an address is [MetaUnknown]. Values 0 to 2 are
 // blazesym's (Unmapped, MissingComponent, Unsupported); the values are
@@ -61,10 +64,7 @@ const (
 var unknownReasonNames = [...]string{"unmapped", "anonymous", "unsupported", "filtered", "process-gone"}
 
 func (r UnknownReason) String() string {
-	if int(r) < len(unknownReasonNames) {
-		return unknownReasonNames[r]
-	}
-	return "unknown-reason(" + strconv.Itoa(int(r)) + ")"
+	return enumName(unknownReasonNames[:], int(r), "unknown-reason")
 }
 
 // BuildIDSource says where a meta's build ID came from. The values are
@@ -89,10 +89,7 @@ const (
 var buildIDSourceNames = [...]string{"none", "kernel", "file", "memory"}
 
 func (s BuildIDSource) String() string {
-	if int(s) < len(buildIDSourceNames) {
-		return buildIDSourceNames[s]
-	}
-	return "build-id-source(" + strconv.Itoa(int(s)) + ")"
+	return enumName(buildIDSourceNames[:], int(s), "build-id-source")
 }
 
 // MetaFlags carry facts about an ELF meta.

@@ -1017,3 +1017,16 @@ func TestNormalizeCacheAvoidsReads(t *testing.T) {
 		}
 	}
 }
+
+// TestNormalizeEnumNames pins the names the CLI and logs print.
+func TestNormalizeEnumNames(t *testing.T) {
+	for got, want := range map[string]string{
+		MetaELF.String(): "elf", MetaVDSO.String(): "vdso", MetaKind(9).String(): "meta-kind(9)",
+		UnknownAnonymous.String(): "anonymous", UnknownProcessGone.String(): "process-gone", UnknownReason(7).String(): "unknown-reason(7)",
+		BuildIDKernel.String(): "kernel", BuildIDMemory.String(): "memory", BuildIDSource(4).String(): "build-id-source(4)",
+	} {
+		if got != want {
+			t.Errorf("%q, want %q", got, want)
+		}
+	}
+}
