@@ -119,7 +119,14 @@ func checked(t testing.TB) built { return library(t, "", true) }
 // the test with its stderr.
 func drive(t testing.TB, b built, args ...string) string {
 	t.Helper()
+	return driveEnv(t, b, nil, args...)
+}
+
+// driveEnv is drive with extra environment variables for the driver.
+func driveEnv(t testing.TB, b built, env []string, args ...string) string {
+	t.Helper()
 	cmd := exec.Command(b.driver, args...)
+	cmd.Env = append(os.Environ(), env...)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
@@ -421,6 +428,38 @@ func TestCompareMatchesCore(t *testing.T) {
 	}
 	got := append(lines(out, "report "), lines(out, "diff ")...)
 	diffLines(t, "report", got, want)
+}
+
+// TestFallbackWithoutIoctl forces the library's probe to "no PROCMAP_QUERY"
+// (as on a kernel before 6.11): auto answers from the text with the same
+// lookups as core's text backend, and a forced ioctl backend is -ENOTTY.
+func TestFallbackWithoutIoctl(t *testing.T) {
+	b := checked(t)
+	tg := testtarget.Start(t, testtarget.Options{Modules: 2, Specials: true})
+	h, err := core.Open(tg.Pid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	addrs := targetAddrs(tg)
+	noIoctl := []string{"PROCMAPQ_FORCE_PROBE=0"}
+	auto := backendCase{name: "auto", backend: core.BackendAuto}
+	out := driveEnv(t, b, noIoctl, append(auto.args("query", tg.Pid), addrArgs(addrs)...)...)
+	var res core.Result
+	if err := h.Query(addrs, &core.Options{Backend: core.BackendText}, &res); err != nil {
+		t.Fatal(err)
+	}
+	diffLines(t, "strategy", lines(out, "strategy "), []string{fmt.Sprintf("strategy %d", core.StrategyText)})
+	diffLines(t, "VMAs", lines(out, "vma "), vmaLines(res.VMAs))
+	diffLines(t, "lookups", lines(out, "lookup "), lookupLines(addrs, &res))
+
+	ioctl := backendCase{name: "ioctl", backend: core.BackendIoctl}
+	cmd := exec.Command(b.driver, append(ioctl.args("query", tg.Pid), addrArgs(addrs)...)...)
+	cmd.Env = append(os.Environ(), noIoctl...)
+	msg, err := cmd.CombinedOutput()
+	if err == nil || !bytes.Contains(msg, []byte("not supported")) {
+		t.Errorf("forced ioctl backend without PROCMAP_QUERY: %v\n%s", err, msg)
+	}
 }
 
 func TestThreadsShareAHandle(t *testing.T) {

@@ -477,6 +477,7 @@ struct thread_arg {
 	const struct procmapq_lookup *want_lk;
 	const struct procmapq_vma *want_vmas;
 	int id;
+	int ioctl; /* the kernel has PROCMAP_QUERY */
 	int bad;
 };
 
@@ -490,7 +491,10 @@ static void *thread_main(void *p)
 		/* Odd threads also fail on purpose: messages are per thread. */
 		if (t->id % 2 && procmapq_query(t->h, NULL, 1, NULL, lk, &o.buf) != -EINVAL)
 			t->bad++;
-		PROCMAPQ_OPTS(procmapq_query_opts, opts, .backend = (uint32_t)(iter % 3));
+		/* Cycle through the backends (the ioctl only where the kernel has it). */
+		PROCMAPQ_OPTS(procmapq_query_opts, opts, .backend = (uint32_t)(iter % (t->ioctl ? 3 : 2)));
+		if (!t->ioctl && opts.backend == PROCMAPQ_BACKEND_IOCTL)
+			opts.backend = PROCMAPQ_BACKEND_TEXT;
 		int rc = procmapq_query(t->h, t->addrs, t->n, &opts, lk, &o.buf);
 		if (rc < 0) {
 			fprintf(stderr, "thread %d: %s\n", t->id, procmapq_last_error());
@@ -529,7 +533,7 @@ static int cmd_threads(int pid, int n, char **argv)
 	pthread_t th[THREADS];
 	struct thread_arg args[THREADS];
 	for (int i = 0; i < THREADS; i++) {
-		args[i] = (struct thread_arg){ h, addrs, n, want, ref.vmas, i, 0 };
+		args[i] = (struct thread_arg){ h, addrs, n, want, ref.vmas, i, procmapq_supports_procmap_query() == 1, 0 };
 		pthread_create(&th[i], NULL, thread_main, &args[i]);
 	}
 	for (int i = 0; i < THREADS; i++) {
