@@ -79,6 +79,21 @@ func expectedTextIoctlDifference(text, ioctl answer, gateAddr bool) (bool, strin
 	return false, ""
 }
 
+// sameOrDocumented reports whether two answers for addr, each from the
+// text or the ioctl (auto may use either from one call to the next), are
+// equal or differ only in a documented way. A found VMA with no page size
+// came from the text.
+func sameOrDocumented(a, b answer, addr uint64) bool {
+	if sameAnswer(a, b) {
+		return true
+	}
+	if b.reason == ReasonFound && b.vma.PageSize == 0 || a.reason == ReasonUnmapped {
+		a, b = b, a
+	}
+	exp, msg := expectedTextIoctlDifference(a, b, addr >= gateStart && addr < gateEnd)
+	return exp && msg == ""
+}
+
 func check(ok bool, msg string) string {
 	if ok {
 		return ""
