@@ -68,6 +68,10 @@ func main() {
 	if contenders != "" {
 		c.contenders = strings.Split(contenders, ",")
 	}
+	if c.publish && (c.only != nil || c.contenders != nil || c.quick) {
+		fmt.Fprintln(os.Stderr, "benchrun: -publish needs the full run (no -only, -contenders or -quick)")
+		os.Exit(2)
+	}
 	if err := run(&c); err != nil {
 		fmt.Fprintln(os.Stderr, "benchrun:", err)
 		os.Exit(1)

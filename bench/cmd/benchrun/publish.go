@@ -16,7 +16,8 @@ const (
 
 const howToRun = "Reproduce with `make bench` (≤ 5 minutes; tables in `bench/out/results.md`, plot in " +
 	"`bench/out/results.svg`); `make bench-publish` also rewrites this section, `bench/RESULTS.md` and " +
-	"`bench/results.svg`. One workload: `make bench BENCH_ONLY=dense`. Every contender answers every " +
+	"`bench/results.svg`. Some workloads or contenders: `make bench BENCH_ONLY='dense|adv-' " +
+	"BENCH_FLAGS=-contenders=c-limit,go-ioctl,go-text,go-auto`. Every contender answers every " +
 	"workload once, untimed, and the run fails unless all answers agree; `make test` runs that check alone " +
 	"(`bench-smoke`). Contenders run round-robin, a block of calls (about 2 ms) each in turn, in 3 rounds " +
 	"that alternate the C and Go driver processes on the same target pids, so they share the machine's noise; " +
