@@ -70,13 +70,13 @@ func ewma(v *atomic.Int64, obs int64) {
 type planner struct {
 	vmaCount int // VMAs seen in the last full text read or walk; 0 = unknown
 	// lastRatio is, for the last query batch answered, ioctls needed per
-	// unique address (estimated from text calls too), and lastUnique and
+	// address (estimated from text calls too), and lastCount and
 	// lastSpan describe that batch: history is trusted only for a batch of
 	// the same shape.
-	lastRatio  float64
-	lastUnique int
-	lastLo     uint64
-	lastHi     uint64
+	lastRatio float64
+	lastCount int
+	lastLo    uint64
+	lastHi    uint64
 	// walkFrac[f] is the fraction of VMAs that passed filter f in the last
 	// walk or text enumeration with that filter (0 = unknown).
 	walkFrac [32]float64
@@ -155,19 +155,19 @@ func (h *Handle) chooseQuery(pairs []addrIndex, o *Options) (Strategy, error) {
 		return StrategyPointIoctl, nil
 	}
 	calibrate()
-	unique := countUnique(pairs)
+	n := len(pairs) // batches of one shape repeat their duplicates alike
 	lo, hi := pairs[0].addr, last
 	p := &h.plan
 	t := p.textCost()
-	sameShape := p.lastUnique > 0 && unique <= 2*p.lastUnique && 2*unique >= p.lastUnique &&
+	sameShape := p.lastCount > 0 && n <= 2*p.lastCount && 2*n >= p.lastCount &&
 		lo >= p.lastLo-(p.lastHi-p.lastLo)/2 && hi <= p.lastHi+(p.lastHi-p.lastLo)/2
-	p.lastUnique, p.lastLo, p.lastHi = unique, lo, hi
+	p.lastCount, p.lastLo, p.lastHi = n, lo, hi
 	if sameShape && p.lastRatio > 0 {
-		ioctls := p.lastRatio * float64(unique)
+		ioctls := p.lastRatio * float64(n)
 		if t < 0 && ioctls >= exploreIoctls {
 			return StrategyText, nil // explore: learn what text costs here
 		}
-		if t >= 0 && ioctls*float64(calib.ioctlNs.Load()) > 1.2*float64(t) {
+		if t >= 0 && ioctls*float64(calib.ioctlNs.Load()) > float64(t) {
 			return StrategyText, nil
 		}
 	}
@@ -175,10 +175,10 @@ func (h *Handle) chooseQuery(pairs []addrIndex, o *Options) (Strategy, error) {
 }
 
 // noteQuery records, after a query, how many ioctls (or, for text, distinct
-// VMAs and gaps) the batch needed per unique address.
-func (p *planner) noteQuery(touched, unique int) {
-	if unique > 0 {
-		p.lastRatio = float64(touched) / float64(unique)
+// VMAs and gaps) the batch needed per address.
+func (p *planner) noteQuery(touched, n int) {
+	if n > 0 {
+		p.lastRatio = float64(touched) / float64(n)
 	}
 }
 
@@ -260,14 +260,4 @@ func guessFrac(f Filter) float64 {
 		frac *= 0.5
 	}
 	return frac
-}
-
-func countUnique(pairs []addrIndex) int {
-	unique := 1
-	for i := 1; i < len(pairs); i++ {
-		if pairs[i].addr != pairs[i-1].addr {
-			unique++
-		}
-	}
-	return unique
 }

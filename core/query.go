@@ -236,7 +236,7 @@ func (h *Handle) Query(addrs []uint64, opts *Options, res *Result) error {
 		err = h.resolveIoctl(pairs, &o, res, o.Backend == BackendAuto)
 	}
 	if err == nil && o.Backend == BackendAuto {
-		h.plan.noteQuery(res.touched, countUnique(pairs))
+		h.plan.noteQuery(res.touched, len(pairs))
 	}
 	res.keepTableOrdered()
 	return err
