@@ -19,6 +19,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <pthread.h>
 #include <signal.h>
@@ -467,6 +468,28 @@ static int cmd_handles(int pid)
 	struct procmapq_compare_report *r;
 	EXPECT_RC(procmapq_compare(g, NULL, &r), -EINVAL);
 	EXPECT_RC(procmapq_close(g), 0);
+
+	/* fd handles: a maps fd (here our own), the pid only if given. */
+	int fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
+	CHECK(fd >= 0, "open /proc/self/maps");
+	PROCMAPQ_OPTS(procmapq_open_opts, fo, .pid = getpid());
+	EXPECT_RC(procmapq_open_fd(fd, &fo, &g), 0);
+	EXPECT_RC(procmapq_pid(g), getpid());
+	a = (uint64_t)(uintptr_t)&cmd_handles;
+	EXPECT_RC(procmapq_query(g, &a, 1, NULL, &lk, &o.buf), 1);
+	CHECK(lk.reason == PROCMAPQ_REASON_FOUND, "fd handle: reason %u", lk.reason);
+	EXPECT_RC(procmapq_reopen(g), -EINVAL);
+	EXPECT_RC(procmapq_close(g), 0);
+	EXPECT_RC(procmapq_open_fd(fd, NULL, &g), 0);
+	EXPECT_RC(procmapq_pid(g), 0);
+	EXPECT_RC(procmapq_close(g), 0);
+	close(fd);
+	EXPECT_RC(procmapq_open_fd(-1, NULL, &g), -EBADF);
+	int reg = open("/etc/hostname", O_RDONLY | O_CLOEXEC);
+	if (reg >= 0) {
+		EXPECT_RC(procmapq_open_fd(reg, NULL, &g), -EINVAL);
+		close(reg);
+	}
 	return failures != 0;
 }
 
