@@ -450,3 +450,41 @@ func FuzzParseMaps(f *testing.F) {
 		}
 	})
 }
+
+// TestRoundTripEveryProcess parses the maps text of every process this
+// test can read and renders it back byte for byte: real names of every
+// kind (sockets, anon inodes, device files, deleted files) on this machine.
+func TestRoundTripEveryProcess(t *testing.T) {
+	ents, err := os.ReadDir("/proc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	checked := 0
+	for _, e := range ents {
+		if e.Name()[0] < '0' || e.Name()[0] > '9' {
+			continue
+		}
+		path := "/proc/" + e.Name() + "/maps"
+		a, err1 := os.ReadFile(path)
+		b, err2 := os.ReadFile(path)
+		if err1 != nil || err2 != nil || !bytes.Equal(a, b) || len(a) == 0 {
+			continue // gone, unreadable, changing, or a kernel thread
+		}
+		vmas, err := ParseMaps(a)
+		if err != nil {
+			t.Errorf("%s: %v", path, err)
+			continue
+		}
+		var out []byte
+		for i := range vmas {
+			out = vmas[i].AppendMapsLine(out)
+		}
+		if !bytes.Equal(out, a) {
+			t.Errorf("%s does not round-trip:\n%s", path, firstDiffLine(a, out))
+		}
+		checked++
+	}
+	if checked < 2 {
+		t.Fatalf("only %d processes checked", checked)
+	}
+}
