@@ -423,7 +423,7 @@ func TestLiveHugetlb(t *testing.T) {
 	m, ok := tg.Mapping("hugetlb")
 	if !ok {
 		b, _ := os.ReadFile("/proc/sys/vm/nr_hugepages")
-		t.Skipf("no hugetlb mapping: the machine has no reserved huge pages (vm.nr_hugepages = %s)", strings.TrimSpace(string(b)))
+		t.Skipf("no hugetlb mapping: the machine has no reserved huge pages (vm.nr_hugepages = %s; set it to 1 or more to run this test)", strings.TrimSpace(string(b)))
 	}
 	requireIoctl(t)
 	h := mustOpen(t, tg.Pid)
