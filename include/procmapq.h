@@ -162,7 +162,8 @@ PROCMAPQ_API int procmapq_supports_procmap_query(void);
  * procmapq_strerror - a short static description of an error code.
  * @err: a code returned by this library, either sign.
  * @return a static NUL-terminated string (never NULL, never freed); unknown
- * codes give "unknown error". Thread-safe, does not enter the Go runtime.
+ * codes give "unknown error". Thread-safe; any kernel; does not enter the
+ * Go runtime.
  */
 PROCMAPQ_API const char *procmapq_strerror(int err);
 
@@ -172,7 +173,7 @@ PROCMAPQ_API const char *procmapq_strerror(int err);
  * such as "procmapq: open pid 42 /proc/42/maps: permission denied".
  * @return a NUL-terminated string owned by the library, valid on this
  * thread until its next procmapq_* call; "" if the last call succeeded.
- * Never NULL. Per-thread; does not enter the Go runtime.
+ * Never NULL. Per-thread; any kernel; does not enter the Go runtime.
  */
 PROCMAPQ_API const char *procmapq_last_error(void);
 
@@ -203,7 +204,7 @@ struct procmapq_open_opts {
  * The caller owns the handle and frees it with procmapq_close().
  * @return 0, or -EINVAL (pid < 0, bad opts, out NULL), -ESRCH (no such
  * process), -EACCES/-EPERM (no PTRACE_MODE_READ access), -EMFILE, -ENOMEM.
- * Thread-safe.
+ * Thread-safe. Any kernel (PROCMAP_QUERY, 6.11+, is used when present).
  */
 PROCMAPQ_API int procmapq_open(int pid, const struct procmapq_open_opts *opts,
 			       struct procmapq **out);
@@ -245,7 +246,8 @@ PROCMAPQ_API int procmapq_open_text(const char *text, size_t len,
  * is detected and returns -EBADF as long as that memory has not been
  * reused by a new allocation; after reuse the behaviour is undefined (as
  * for free()).
- * @return 0, or -EBADF (not a live handle). Thread-safe for distinct handles.
+ * @return 0, or -EBADF (not a live handle). Thread-safe for distinct
+ * handles; any kernel.
  */
 PROCMAPQ_API int procmapq_close(struct procmapq *h);
 
@@ -256,7 +258,7 @@ PROCMAPQ_API int procmapq_close(struct procmapq *h);
  * @return 0, or -ESRCH (the process is gone, or its pid now belongs to
  * another process), -EINVAL (fd and text handles cannot be reopened),
  * -ENOTTY (no pidfd support, so pid reuse cannot be ruled out), -EBADF.
- * Thread-safe.
+ * Thread-safe; any kernel with pidfd_open (5.3+) for pid-reuse detection.
  */
 PROCMAPQ_API int procmapq_reopen(struct procmapq *h);
 
@@ -264,7 +266,7 @@ PROCMAPQ_API int procmapq_reopen(struct procmapq *h);
  * procmapq_pid - the target's pid.
  * @return the pid (> 0), 0 when unknown (fd handles opened without
  * opts->pid, text handles), -EBADF/-EINVAL for a bad or NULL handle.
- * Thread-safe.
+ * Thread-safe; any kernel.
  */
 PROCMAPQ_API int procmapq_pid(const struct procmapq *h);
 
@@ -528,7 +530,8 @@ PROCMAPQ_API int procmapq_compare(struct procmapq *h,
 
 /**
  * procmapq_compare_report_free - free a report from procmapq_compare().
- * @report: may be NULL. Thread-safe; never fails.
+ * @report: may be NULL. Thread-safe; never fails; does not enter the Go
+ * runtime.
  */
 PROCMAPQ_API void procmapq_compare_report_free(struct procmapq_compare_report *report);
 
@@ -671,7 +674,8 @@ PROCMAPQ_API int procmapq_normalize(struct procmapq *h, const uint64_t *addrs,
 
 /**
  * procmapq_normalized_free - free a result of procmapq_normalize().
- * @res: may be NULL. Thread-safe; never fails.
+ * @res: may be NULL. Thread-safe; never fails; does not enter the Go
+ * runtime.
  */
 PROCMAPQ_API void procmapq_normalized_free(struct procmapq_normalized *res);
 
