@@ -35,6 +35,10 @@ type handle struct {
 	core *core.Handle
 	res  core.Result     // query and enumerate scratch
 	norm core.Normalized // normalize scratch
+	// cptr is the C struct published for this handle. A copy of its bytes
+	// elsewhere (or a handle of another library instance whose id happens
+	// to be live here) is refused, and never freed by close.
+	cptr uintptr
 }
 
 // registry holds the live handles. A C handle stores an id = slot |
@@ -112,7 +116,7 @@ func (c *call) lookup(p *C.struct_procmapq) (*handle, error) {
 		return nil, c.errorf(syscall.EINVAL, "handle is NULL")
 	}
 	if p.magic == C.PMQ_HANDLE_MAGIC {
-		if h := lookupID(uint64(p.id)); h != nil {
+		if h := lookupID(uint64(p.id)); h != nil && h.cptr == uintptr(unsafe.Pointer(p)) {
 			return h, nil
 		}
 	}
@@ -164,7 +168,7 @@ func (c *call) open(out **C.struct_procmapq, open func() (*core.Handle, error)) 
 		ch.Close()
 		return 0, c.errorf(syscall.ENOMEM, "out of memory")
 	}
-	h := &handle{core: ch}
+	h := &handle{core: ch, cptr: uintptr(unsafe.Pointer(p))}
 	register(h)
 	p.magic, p.id = C.PMQ_HANDLE_MAGIC, C.uint64_t(h.id)
 	*out = p

@@ -151,6 +151,8 @@ func (c *call) query(p *C.struct_procmapq, addrs *C.uint64_t, n C.size_t, opts *
 	var goAddrs []uint64
 	if n > 0 {
 		goAddrs = unsafe.Slice((*uint64)(unsafe.Pointer(addrs)), int(n))
+		probeArray(unsafe.Pointer(addrs), uintptr(n)*8, false)
+		probeArray(unsafe.Pointer(lookups), uintptr(n)*C.sizeof_struct_procmapq_lookup, true)
 	}
 
 	h.mu.Lock()
