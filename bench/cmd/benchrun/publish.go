@@ -20,7 +20,7 @@ const howToRun = "Reproduce with `make bench` (≤ 5 minutes; tables in `bench/o
 	"BENCH_FLAGS=-contenders=c-limit,go-ioctl,go-text,go-auto`. Every contender answers every " +
 	"workload once, untimed, and the run fails unless all answers agree; `make test` runs that check alone " +
 	"(`bench-smoke`). Contenders run round-robin, a block of calls (about 2 ms) each in turn, in 3 rounds " +
-	"that alternate the C and Go driver processes on the same target pids, so they share the machine's noise; " +
+	"that alternate the C, Go and (when the binding is there) Python driver processes on the same target pids, so they share the machine's noise; " +
 	"the first call of each block comes after other contenders' work and is reported apart (*cold*). " +
 	"Targets are `tests/target` processes: N one-page anonymous VMAs plus M file-backed r-x modules " +
 	"(r--, r-x, r-- VMAs each); addresses come from their real maps through a seeded RNG.\n"

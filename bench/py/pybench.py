@@ -1,0 +1,208 @@
+#!/usr/bin/env python3
+"""pybench: the Python contenders of the side-by-side benchmark.
+
+    pybench.py SPEC      run the workloads of SPEC (see bench/internal/spec)
+    pybench.py --probe   exit 0 if the binding (examples/python/procmapq.py)
+                         and the library load
+
+Contenders py-ioctl, py-text, py-auto: the ctypes binding's Handle.query /
+Handle.enumerate with each backend, called as a Python user would (the
+timed call includes building the binding's result objects). Same round-robin
+blocks, digests and output lines as the C and Go drivers.
+"""
+
+import ctypes
+import os
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "..", "examples", "python"))
+
+# Same arithmetic as bench/internal/spec/digest.go and driver.c.
+DIGEST_SEED = 0xCBF29CE484222325
+DIGEST_PRIME = 0x100000001B3
+DIGEST_MISSING = 0xFFFFFFFFFFFFFFFF
+MASK = 0xFFFFFFFFFFFFFFFF
+GATE_START = 0xFFFFFFFFFF600000
+
+BLOCK_NS = 2_000_000
+BLOCK_MAX = 50
+
+
+def mix(h, v):
+    return ((h ^ v) * DIGEST_PRIME) & MASK
+
+
+def name_hash(name):
+    h = DIGEST_SEED
+    for c in name:
+        h = ((h ^ c) * DIGEST_PRIME) & MASK
+    return h
+
+
+def mix_vma(h, v):
+    for x in (v.start, v.end, v.offset, v.inode, (v.dev_major << 32) | v.dev_minor, v.perms):
+        h = mix(h, x)
+    return mix(h, name_hash(v.name))
+
+
+class Workload:
+    def __init__(self, fields):
+        self.name, self.kind = fields[1], fields[2]
+        self.pid, self.open_each = int(fields[3]), fields[4] == "open"
+        self.iters, self.budget_ms, self.arg = int(fields[5]), int(fields[6]), fields[7]
+        self.addrs = []
+        if self.kind in ("query", "single"):
+            with open(self.arg) as f:
+                self.addrs = [int(x, 16) for x in f.read().split()]
+        elif self.kind == "blazesym":
+            self.addrs = blazesym_addrs()
+
+
+def blazesym_addrs():
+    """Three libc functions and two of the interpreter (the executable, or
+    libpython when the interpreter is built shared), sorted."""
+    libc = ctypes.CDLL(None)
+    funcs = [libc.chdir, libc.fopen, libc.qsort, ctypes.pythonapi.Py_Initialize, ctypes.pythonapi.PyObject_Repr]
+    return sorted(ctypes.cast(f, ctypes.c_void_p).value for f in funcs)
+
+
+class Contender:
+    def __init__(self, procmapq, name, backend):
+        self.pmq, self.name, self.backend = procmapq, name, backend
+        self.h = None
+        self.last = None
+
+    def open(self, pid):
+        self.h = self.pmq.open(pid)
+
+    def close(self):
+        if self.h is not None:
+            self.h.close()
+            self.h = None
+
+    def call(self, w, i):
+        if w.open_each:
+            self.open(w.pid)
+        try:
+            if w.kind == "enum":
+                self.last = self.h.enumerate(backend=self.backend, perms=self.pmq.PERM_X if w.arg == "exec" else 0)
+            elif w.kind == "single":
+                self.last = self.h.query([w.addrs[i % len(w.addrs)]], backend=self.backend, sorted=True)
+            else:
+                self.last = self.h.query(w.addrs, backend=self.backend, sorted=True)
+        finally:
+            if w.open_each:
+                self.close()
+
+    def strategy(self):
+        names = ["none", "point-ioctl", "ioctl-walk", "text", "ioctl-then-text"]
+        s = self.last.strategy if self.last is not None else 0
+        return names[s] if s < len(names) else "?"
+
+
+def check(out, c, w):
+    """Answers the whole workload once, untimed; prints the digest and
+    returns the time per call in ns."""
+    h, found, vmas = DIGEST_SEED, 0, 0
+    t0 = time.perf_counter_ns()
+    calls = 1
+    if w.kind == "enum":
+        c.call(w, 0)
+        for v in c.last.vmas:
+            if v.start < GATE_START:
+                h = mix_vma(h, v)
+                vmas += 1
+    else:
+        batches = range(len(w.addrs)) if w.kind == "single" else [0]
+        calls = max(1, len(batches))
+        for i in batches:
+            c.call(w, i)
+            for lk in c.last.lookups:
+                if lk.vma is None:
+                    h = mix(h, DIGEST_MISSING)
+                else:
+                    found += 1
+                    h = mix_vma(h, lk.vma)
+            vmas += len(c.last.vmas)
+    per_call = (time.perf_counter_ns() - t0) // calls
+    out.append(f"digest {w.name} {c.name} {h:016x} {found} {vmas}")
+    return per_call
+
+
+def run_workload(out, w, contenders):
+    cs, blocks = [], []
+    for c in contenders:
+        try:
+            if not w.open_each:
+                c.open(w.pid)
+            per_call = check(out, c, w)
+        except OSError as err:
+            out.append(f"error {w.name} {c.name} {err}")
+            c.close()
+            continue
+        cs.append(c)
+        blocks.append(max(1, min(BLOCK_NS // max(per_call, 1), BLOCK_MAX, w.iters)))
+    warm = [[] for _ in cs]
+    cold = [[] for _ in cs]
+    deadline = time.perf_counter_ns() + w.budget_ms * 1_000_000
+    min_iters = min(w.iters, 5)
+    it, least = 0, 0
+    while cs and least < w.iters and (least < min_iters or time.perf_counter_ns() < deadline):
+        least = sys.maxsize
+        for k, c in enumerate(cs):
+            for j in range(blocks[k]):
+                t0 = time.perf_counter_ns()
+                c.call(w, it + j)
+                d = time.perf_counter_ns() - t0
+                (cold[k] if j == 0 and blocks[k] > 1 else warm[k]).append(d)
+            least = min(least, len(warm[k]))
+        it += BLOCK_MAX
+    for k, c in enumerate(cs):
+        for what, samples in (("samples", warm[k]), ("cold", cold[k])):
+            if samples:
+                out.append(f"{what} {w.name} {c.name} " + " ".join(map(str, samples)))
+        out.append(f"info {w.name} {c.name} strategy={c.strategy()}")
+        if not w.open_each:
+            c.close()
+
+
+def main(argv):
+    if len(argv) == 2 and argv[1] == "--probe":
+        import procmapq  # noqa: F401  (fails if the binding or library is missing)
+
+        return 0
+    if len(argv) != 2:
+        print("usage: pybench.py SPEC | --probe", file=sys.stderr)
+        return 2
+    lib, chosen, workloads = None, None, []
+    with open(argv[1]) as f:
+        for line in f:
+            fields = line.split()
+            if len(fields) == 2 and fields[0] == "lib":
+                lib = fields[1]
+            elif len(fields) == 2 and fields[0] == "contenders":
+                chosen = fields[1].split(",")
+            elif len(fields) == 8 and fields[0] == "workload":
+                workloads.append(Workload(fields))
+    if lib:
+        os.environ["PROCMAPQ_LIBRARY"] = lib
+    import procmapq
+
+    contenders = [
+        Contender(procmapq, "py-ioctl", procmapq.BACKEND_IOCTL),
+        Contender(procmapq, "py-text", procmapq.BACKEND_TEXT),
+        Contender(procmapq, "py-auto", procmapq.BACKEND_AUTO),
+    ]
+    if chosen is not None:
+        contenders = [c for c in contenders if c.name in chosen]
+    for w in workloads:
+        out = []
+        run_workload(out, w, contenders)
+        print("\n".join(out), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
