@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"strconv"
 	"strings"
 	"testing"
@@ -1030,3 +1031,30 @@ func TestNormalizeEnumNames(t *testing.T) {
 		}
 	}
 }
+
+// ExampleHandle_Normalize normalizes two addresses of the calling process
+// with build IDs and virtual addresses, reusing one result.
+func ExampleHandle_Normalize() {
+	h, err := Open(0)
+	if err != nil {
+		panic(err)
+	}
+	defer h.Close()
+	addrs := []uint64{uint64(reflectFuncPC(ExampleHandle_Normalize)), 0x1000}
+	var res Normalized // reuse across calls: no allocation once warm
+	if err := h.Normalize(addrs, &NormalizeOptions{BuildIDs: true, VirtAddrs: true}, &res); err != nil {
+		panic(err)
+	}
+	for i, out := range res.Outputs {
+		m := res.Metas[out.Meta]
+		switch m.Kind {
+		case MetaELF:
+			fmt.Printf("%#x: %s+%#x (vaddr %#x) build ID %x from %v\n", addrs[i], m.Path, out.FileOffset, out.VirtAddr, m.BuildID, m.BuildIDSource)
+		default:
+			fmt.Printf("%#x: %v %v\n", addrs[i], m.Kind, m.Reason)
+		}
+	}
+}
+
+// reflectFuncPC returns the entry address of a Go function.
+func reflectFuncPC(f any) uintptr { return reflect.ValueOf(f).Pointer() }
