@@ -6,6 +6,8 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -240,6 +242,89 @@ static void check_exec(void)
 	CHECK(target_end(&tg) == 0, "target did not exit cleanly");
 }
 
+struct killer {
+	pid_t pid;
+	unsigned delay_us;
+};
+
+static void *kill_later(void *arg)
+{
+	const struct killer *k = arg;
+	usleep(k->delay_us);
+	kill(k->pid, SIGKILL);
+	return NULL;
+}
+
+/* check_dies_during_batch: the target is killed while a long ioctl batch
+ * runs (20,000 VMAs, one ioctl each). Whatever the timing, every answer
+ * must be either right or PROCESS_GONE, and -ESRCH comes exactly when some
+ * address went unanswered. */
+static void check_dies_during_batch(void)
+{
+	if (!ioctl_supported) {
+		SKIP("no PROCMAP_QUERY: the text backend reads the whole map at once, nothing to interrupt");
+		return;
+	}
+	const char *const args[] = {"-n", "20000", NULL};
+	static const unsigned delays_us[] = {2000, 8000};
+	for (size_t d = 0; d < sizeof delays_us / sizeof delays_us[0]; d++) {
+		struct spawned_target tg;
+		if (target_spawn(&tg, args) != 0) {
+			CHECK(0, "could not start the target");
+			return;
+		}
+		struct maps_table t;
+		struct procmapq *h = NULL;
+		CHECK(maps_load(tg.pid, &t) == 0, "parse maps");
+		CHECK(procmapq_open(tg.pid, NULL, &h) == 0, "open: %s", procmapq_last_error());
+		uint64_t *addrs = calloc(t.count + 1, sizeof *addrs);
+		struct test_out o;
+		if (!h || !addrs || test_out_init(&o, &t, t.count) != 0) {
+			CHECK(0, "setup failed");
+			free(addrs);
+			target_kill(&tg, 0);
+			procmapq_close(h);
+			maps_free(&t);
+			return;
+		}
+		size_t n = 0;
+		for (size_t i = 0; i < t.count; i++)
+			if (vma_ioctl_visible(&t.entries[i]))
+				addrs[n++] = t.entries[i].start;
+		PROCMAPQ_OPTS(procmapq_query_opts, opts, .backend = PROCMAPQ_BACKEND_IOCTL, .flags = PROCMAPQ_QUERY_SORTED);
+		struct killer k = {tg.pid, delays_us[d]};
+		pthread_t killer_thread;
+		CHECK(pthread_create(&killer_thread, NULL, kill_later, &k) == 0, "pthread_create");
+		int rc = procmapq_query(h, addrs, n, &opts, o.lookups, &o.buf);
+		pthread_join(killer_thread, NULL);
+		size_t gone = 0, right = 0, wrong = 0;
+		for (size_t i = 0; (rc >= 0 || rc == -ESRCH) && i < n; i++) {
+			const struct procmapq_lookup *l = &o.lookups[i];
+			char why[512];
+			if (l->reason == PROCMAPQ_REASON_PROCESS_GONE && l->vma == -1)
+				gone++;
+			else if (l->reason == PROCMAPQ_REASON_FOUND && l->vma >= 0 &&
+				 (uint64_t)l->vma < o.buf.vmas_count &&
+				 vma_check(&o.vmas[l->vma], o.names, maps_find(&t, addrs[i]), VMA_FROM_IOCTL, why,
+					   sizeof why))
+				right++;
+			else
+				wrong++;
+		}
+		printf("handle_kinds: killed after %u us: rc %d, %zu answered, %zu process-gone of %zu\n",
+		       delays_us[d], rc, right, gone, n);
+		CHECK(rc == -ESRCH || rc >= 0, "rc %d %s", rc, procmapq_last_error());
+		CHECK(wrong == 0 && right + gone == n, "%zu wrong answers (%zu right, %zu gone of %zu)", wrong, right,
+		      gone, n);
+		CHECK((rc == -ESRCH) == (gone > 0), "rc %d with %zu process-gone answers", rc, gone);
+		test_out_free(&o);
+		free(addrs);
+		procmapq_close(h);
+		maps_free(&t);
+		target_reap(&tg);
+	}
+}
+
 int main(void)
 {
 	ioctl_supported = procmapq_supports_procmap_query() == 1;
@@ -257,5 +342,6 @@ int main(void)
 	CHECK(target_end(&tg) == 0, "target did not exit cleanly");
 	check_process_gone();
 	check_exec();
+	check_dies_during_batch();
 	return t_finish("handle_kinds");
 }
