@@ -11,6 +11,7 @@ import (
 	"reflect"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -1058,3 +1059,42 @@ func ExampleHandle_Normalize() {
 
 // reflectFuncPC returns the entry address of a Go function.
 func reflectFuncPC(f any) uintptr { return reflect.ValueOf(f).Pointer() }
+
+// TestNormalizeConcurrent: goroutines sharing one handle and the
+// process-wide cache, each with its own result, all get the reference
+// answer (run with -race to check the locking).
+func TestNormalizeConcurrent(t *testing.T) {
+	f := needELFFixtures(t)
+	p := startLoader(t, f, nil, f.libs["long32"].path, f.libs["sha1"].path)
+	h := mustOpen(t, p.pid)
+	addrs := []uint64{p.addrs["lib1"], p.addrs["lib2"], p.addrs["main"], p.addrs["fopen"], p.addrs["vdso"], p.addrs["jit"]}
+	var ref Normalized
+	if err := h.Normalize(addrs, &NormalizeOptions{Backend: BackendText, BuildIDs: true, VirtAddrs: true}, &ref); err != nil {
+		t.Fatal(err)
+	}
+	errs := make(chan string, 8)
+	var wg sync.WaitGroup
+	for g := 0; g < 4; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var res Normalized
+			for i := 0; i < 40; i++ {
+				o := NormalizeOptions{Backend: BackendText, BuildIDs: true, VirtAddrs: true, NoBuildIDCache: i%4 == 3}
+				if err := h.Normalize(addrs, &o, &res); err != nil {
+					errs <- err.Error()
+					return
+				}
+				if d := diffNormalized(&ref, &res, ""); d != "" {
+					errs <- d
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for e := range errs {
+		t.Error(e)
+	}
+}
