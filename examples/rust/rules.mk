@@ -4,8 +4,9 @@
 #                    freshly built build/libprocmapq.so: struct layouts vs
 #                    tests/abi/layout.c (compile time), constants and
 #                    functions vs the header, and live targets
-#                    (build/target) vs the tests' own maps parser; part of
-#                    make test
+#                    (build/target) vs the tests' own maps parser; then the
+#                    tests again with PROCMAPQ_FORCE_PROBE=0 (the text
+#                    fallback, as on a kernel before 6.11); part of make test
 #   make demo-rust   cargo run --example normalize (its own code addresses)
 #
 # build.rs reads PROCMAPQ_LIB_DIR (link path and rpath) and
@@ -33,6 +34,7 @@ rust-check-tools:
 
 test-rust: rust-check-tools lib $(ABI_LAYOUT_TXT) $(PROCMAPQ_TARGET_BIN) $(RUST_SOURCES) ## Rust bindings: cargo test on live targets
 	$(Q)cd $(RUST_DIR) && $(RUST_ENV) $(CARGO) test --offline --quiet
+	$(Q)cd $(RUST_DIR) && $(RUST_ENV) PROCMAPQ_FORCE_PROBE=0 $(CARGO) test --offline --quiet --tests
 
 demo-rust: rust-check-tools lib $(ABI_LAYOUT_TXT) ## Rust example: normalize its own code addresses
 	$(Q)cd $(RUST_DIR) && $(RUST_ENV) $(CARGO) run --offline --quiet --example normalize

@@ -209,19 +209,23 @@ pub fn page_size() -> u64 {
     (unsafe { sysconf(30) }) as u64
 }
 
-/// The target program: $PROCMAPQ_TARGET (make passes build/target), else
-/// compiled here once from tests/target/target.c with $CC (default gcc).
+/// The target program: a copy of $PROCMAPQ_TARGET (make passes
+/// build/target), else compiled here once from tests/target/target.c with
+/// $CC (default gcc). Left in the scratch directory, one per test process.
 pub fn target_program() -> PathBuf {
     static PROGRAM: OnceLock<PathBuf> = OnceLock::new();
     PROGRAM
         .get_or_init(|| {
-            if let Some(path) = std::env::var_os("PROCMAPQ_TARGET").filter(|p| !p.is_empty()) {
-                return PathBuf::from(path);
-            }
-            let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/target/target.c");
             // Integration tests have a scratch directory; examples do not.
             let scratch = option_env!("CARGO_TARGET_TMPDIR").map_or_else(std::env::temp_dir, PathBuf::from);
-            let out = scratch.join("procmapq-target");
+            let out = scratch.join(format!("procmapq-target-{}", std::process::id()));
+            if let Some(given) = std::env::var_os("PROCMAPQ_TARGET").filter(|p| !p.is_empty()) {
+                // A private copy: a concurrent rebuild of build/target would
+                // turn the running targets' mappings into "(deleted)" ones.
+                std::fs::copy(&given, &out).unwrap_or_else(|e| panic!("copy {given:?}: {e}"));
+                return out;
+            }
+            let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/target/target.c");
             let cc = std::env::var("CC").unwrap_or_else(|_| "gcc".into());
             let status = Command::new(&cc)
                 .args(["-O2", "-std=gnu11", "-o"])
