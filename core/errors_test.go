@@ -630,3 +630,43 @@ func TestZombieTarget(t *testing.T) {
 	checkGone(t, handles, []uint64{m.Start, 0})
 	checkGone(t, openPerBackend(t, tg.Pid), []uint64{m.Start})
 }
+
+// TestProcRootOption: a handle opened through procfs mounted elsewhere
+// (in a helper with its own mount namespace) answers like /proc.
+func TestProcRootOption(t *testing.T) {
+	tg := startSpecialTarget(t)
+	cmd := helperRun{name: "proc-root", env: []string{"PROCMAPQ_TEST_PID=" + strconv.Itoa(tg.Pid),
+		"PROCMAPQ_TEST_MAPPINGS=" + passedMappings(tg, "offset", "newline", "memfd")}, unshareMounts: true}
+	cmd.run(t)
+}
+
+func helperProcRoot() error {
+	pid, _ := strconv.Atoi(os.Getenv("PROCMAPQ_TEST_PID"))
+	dir, err := os.MkdirTemp("", "procmapq-procroot-")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(dir)
+	if err := unix.Mount("proc", dir, "proc", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, ""); err != nil {
+		return fmt.Errorf("mount proc on %s: %w", dir, err)
+	}
+	defer unix.Unmount(dir, unix.MNT_DETACH)
+	h, err := OpenWithOptions(pid, &OpenOptions{ProcRoot: dir})
+	if err != nil {
+		return err
+	}
+	defer h.Close()
+	if h.ProcRoot() != dir {
+		return fmt.Errorf("ProcRoot() = %q, want %q", h.ProcRoot(), dir)
+	}
+	if link, err := os.Readlink(fmt.Sprintf("/proc/self/fd/%d", h.fd)); err != nil || !strings.HasPrefix(link, dir+"/") {
+		return fmt.Errorf("the handle reads %q (%v), not under %s", link, err, dir)
+	}
+	if err := checkPassedMappings(h, os.Getenv("PROCMAPQ_TEST_MAPPINGS")); err != nil {
+		return err
+	}
+	if err := h.Reopen(); err != nil {
+		return err
+	}
+	return checkPassedMappings(h, os.Getenv("PROCMAPQ_TEST_MAPPINGS"))
+}

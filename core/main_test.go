@@ -152,6 +152,8 @@ type helperRun struct {
 	caps  []uintptr           // ambient capabilities to keep
 	files []*os.File          // become fds 3, 4, ...
 	args  []string            // extra arguments for the test binary
+	// unshareMounts runs the helper in a new (private) mount namespace.
+	unshareMounts bool
 }
 
 // run starts the helper and returns its combined output; a non-zero exit
@@ -170,6 +172,9 @@ func (r helperRun) run(tb testing.TB) string {
 	cmd.Env = append(cmd.Env, r.env...)
 	cmd.ExtraFiles = r.files
 	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: r.cred, AmbientCaps: r.caps, Pdeathsig: syscall.SIGKILL}
+	if r.unshareMounts {
+		cmd.SysProcAttr.Unshareflags = syscall.CLONE_NEWNS
+	}
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Run(); err != nil {
@@ -183,6 +188,7 @@ var helpers = map[string]func() error{
 	"open-unprivileged":    helperOpenUnprivileged,
 	"fd-passed":            helperFDPassed,
 	"open-with-ptrace-cap": helperOpenWithPtraceCap,
+	"proc-root":            helperProcRoot,
 }
 
 func runHelper(name string) int {
