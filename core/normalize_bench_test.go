@@ -1,8 +1,12 @@
 package core
 
 import (
+	"fmt"
 	"slices"
+	"strings"
 	"testing"
+
+	"github.com/libprocmapq/libprocmapq/internal/testtarget"
 )
 
 // BenchmarkNormalizeBlazesym is blazesym's normalize_process workload: 5
@@ -63,6 +67,46 @@ func BenchmarkNormalizeBlazesym(b *testing.B) {
 								b.Fatal(err)
 							}
 						}
+						if err := h.Normalize(addrs, &o, &res); err != nil {
+							b.Fatal(err)
+						}
+					}
+				})
+			}
+		}
+	}
+}
+
+// BenchmarkNormalizeScale normalizes 1, 64 and 1024 addresses spread over
+// the 200 file modules of a target (one meta per module touched), build
+// IDs off and cached, per backend, on a kept handle and a reused result.
+func BenchmarkNormalizeScale(b *testing.B) {
+	tg := testtarget.Start(b, testtarget.Options{Modules: 200})
+	var text []testtarget.Mapping
+	for _, m := range tg.Mappings {
+		if strings.HasSuffix(m.Label, "-text") {
+			text = append(text, m)
+		}
+	}
+	h := mustOpen(b, tg.Pid)
+	for _, n := range []int{1, 64, 1024} {
+		addrs := make([]uint64, n)
+		for i := range addrs {
+			m := text[(i*7)%len(text)]
+			addrs[i] = m.Start + uint64(i*64)%(m.End-m.Start)
+		}
+		for _, ids := range []bool{false, true} {
+			for _, be := range []Backend{BackendIoctl, BackendText, BackendAuto} {
+				b.Run(fmt.Sprintf("addrs=%d/ids=%v/%v", n, ids, be), func(b *testing.B) {
+					skipWithoutIoctl(b, be)
+					o := NormalizeOptions{Backend: be, BuildIDs: ids}
+					var res Normalized
+					if err := h.Normalize(addrs, &o, &res); err != nil {
+						b.Fatal(err)
+					}
+					b.ReportAllocs()
+					b.ResetTimer()
+					for b.Loop() {
 						if err := h.Normalize(addrs, &o, &res); err != nil {
 							b.Fatal(err)
 						}
