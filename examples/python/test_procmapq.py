@@ -475,6 +475,24 @@ class TestBadInput(unittest.TestCase):
                 self.assertIn(str(t.pid), str(cm.exception))
 
 
+class TestReadme(unittest.TestCase):
+    def test_readme_python_example_runs(self):
+        """The README's Python example, run on this process."""
+        import contextlib
+        import io
+
+        with open(os.path.join(REPO, "README.md")) as f:
+            readme = f.read()
+        match = re.search(r"```python\n(.*?)```", readme, re.S)
+        self.assertIsNotNone(match, "README.md has no ```python block")
+        addr = ctypes.cast(procmapq._lib.procmapq_version, ctypes.c_void_p).value
+        printed = io.StringIO()
+        with contextlib.redirect_stdout(printed):
+            exec(compile(match.group(1), "README.md", "exec"), {"pid": 0, "addrs": [addr, 0x10]})
+        self.assertIn(hex(addr), printed.getvalue())
+        self.assertIn("libprocmapq.so", printed.getvalue())
+
+
 class TestCompareScript(unittest.TestCase):
     def test_compare_py_on_a_live_target(self):
         """compare.py as a user runs it: the views and no unexpected

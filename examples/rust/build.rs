@@ -10,6 +10,7 @@
 //!
 //! From that output it writes $OUT_DIR/layout_asserts.rs: one compile-time
 //! assert per struct size and per field offset, included by src/sys.rs.
+//! It also turns the README's Rust example into a doctest.
 
 use std::env;
 use std::fmt::Write as _;
@@ -24,6 +25,25 @@ fn main() {
     let layout = layout_text(&repo_root);
     let out_dir = PathBuf::from(env::var_os("OUT_DIR").expect("cargo sets OUT_DIR"));
     fs::write(out_dir.join("layout_asserts.rs"), layout_asserts(&layout)).expect("write layout_asserts.rs");
+    fs::write(out_dir.join("readme_doctest.md"), readme_doctest(&repo_root)).expect("write readme_doctest.md");
+}
+
+/// The README's ```rust example as a doctest (run by `cargo test`), with
+/// the `pid` and `addrs` it assumes: this process and one of its code
+/// addresses.
+fn readme_doctest(repo_root: &Path) -> String {
+    let readme_path = repo_root.join("README.md");
+    println!("cargo:rerun-if-changed={}", readme_path.display());
+    let readme = fs::read_to_string(&readme_path).unwrap_or_default();
+    let Some((_, rest)) = readme.split_once("```rust\n") else {
+        return "The README has no Rust example.\n".to_string();
+    };
+    let example = rest.split_once("```").map_or(rest, |(code, _)| code);
+    format!(
+        "```\n# fn main() -> std::io::Result<()> {{\n# let pid: i32 = 0;\n\
+         # let addrs: Vec<u64> = vec![procmapq::version as *const () as u64, 0x10];\n\
+         {example}# Ok(())\n# }}\n```\n"
+    )
 }
 
 fn link_library(repo_root: &Path) {

@@ -45,6 +45,11 @@
 #[allow(missing_docs)]
 pub mod sys;
 
+/// The README's Rust example, run as a doctest so it stays correct.
+#[cfg(doctest)]
+#[doc = include_str!(concat!(env!("OUT_DIR"), "/readme_doctest.md"))]
+pub struct ReadmeExample;
+
 use std::borrow::Cow;
 use std::ffi::{CStr, CString, c_int};
 use std::fmt;
