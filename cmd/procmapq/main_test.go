@@ -10,6 +10,7 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -228,3 +229,52 @@ func elfBuildID(t *testing.T, path string) string {
 	desc := 12 + (namesz+3)&^3
 	return hex.EncodeToString(data[desc : desc+descsz])
 }
+
+// vdsoBuildID reads the target's vDSO image from /proc/PID/mem and returns
+// its build ID, as debug/elf finds it.
+func vdsoBuildID(t *testing.T, pid int, start, end uint64) string {
+	t.Helper()
+	mem, err := os.Open(fmt.Sprintf("/proc/%d/mem", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer mem.Close()
+	image := make([]byte, end-start)
+	if _, err := mem.ReadAt(image, int64(start)); err != nil {
+		t.Fatal(err)
+	}
+	f, err := elf.NewFile(bytes.NewReader(image))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The vDSO's note section is not named .note.gnu.build-id: walk its
+	// PT_NOTE segments.
+	for _, p := range f.Progs {
+		if p.Type != elf.PT_NOTE {
+			continue
+		}
+		data, err := io.ReadAll(p.Open())
+		if err != nil {
+			t.Fatal(err)
+		}
+		for len(data) >= 12 {
+			namesz := binary.LittleEndian.Uint32(data[0:])
+			descsz := binary.LittleEndian.Uint32(data[4:])
+			typ := binary.LittleEndian.Uint32(data[8:])
+			desc := 12 + (namesz+3)&^3
+			next := desc + (descsz+3)&^3
+			if uint32(len(data)) < desc+descsz {
+				break
+			}
+			if typ == 3 && string(data[12:12+namesz]) == "GNU\x00" {
+				return hex.EncodeToString(data[desc : desc+descsz])
+			}
+			if uint32(len(data)) < next {
+				break
+			}
+			data = data[next:]
+		}
+	}
+	return ""
+}
+

@@ -219,7 +219,7 @@ func TestResolveNormalize(t *testing.T) {
 		fmt.Sprintf("0x%x elf 0x%x %s %s", codeAddr, codeAddr-code.start+code.offset, elfBuildID(t, bin), bin),
 		fmt.Sprintf("0x%x unknown unsupported", stack.start),
 		"0x10 unknown unmapped",
-		fmt.Sprintf("0x%x vdso 0x8 - [vdso]", vdso.start+8),
+		fmt.Sprintf("0x%x vdso 0x8 %s [vdso]", vdso.start+8, vdsoBuildID(t, tg.Pid, vdso.start, vdso.end)),
 		fmt.Sprintf("0x%x unknown anonymous", anon.Start),
 	}
 	compareLines(t, "resolve --normalize", outputLines(r.stdout), want)
