@@ -277,4 +277,3 @@ func vdsoBuildID(t *testing.T, pid int, start, end uint64) string {
 	}
 	return ""
 }
-
