@@ -230,21 +230,21 @@ func buildWorkloads(dir string, seed uint64, targets map[int]*target, selected f
 
 	must(add(&workload{Workload: spec.Workload{Name: "blazesym-kept", Kind: spec.KindBlazesym, Arg: "-"},
 		Title: "blazesym: 5 code addresses (3 libc, 2 executable) → 2 modules, own process, handle kept open",
-		Iters: 3000, BudgetMs: 1500}, nil))
+		Iters: 3000, BudgetMs: 1000}, nil))
 	must(add(&workload{Workload: spec.Workload{Name: "blazesym-open", Kind: spec.KindBlazesym, Arg: "-", OpenEach: true},
 		Title: "blazesym: same, open + query + close per call (as blazesym does)",
-		Iters: 3000, BudgetMs: 1500}, nil))
+		Iters: 3000, BudgetMs: 1000}, nil))
 
 	if t := targets[650]; t != nil {
 		r := rngFor(seed, "procfs_query")
 		mods := pick(r, t.modules, 5)
 		must(add(&workload{Workload: spec.Workload{Name: "procfs_query", Kind: spec.KindQuery},
 			Title:  "procfs_query (the seed's run): 3,000 addresses (460 unique) in 5 executable VMAs of a " + vmaCount(t) + "-VMA target",
-			Target: t, Iters: 2000, BudgetMs: 2500}, repeatUnique(r, mods, 460, 3000)))
+			Target: t, Iters: 2000, BudgetMs: 2000}, repeatUnique(r, mods, 460, 3000)))
 		r = rngFor(seed, "dense")
 		must(add(&workload{Workload: spec.Workload{Name: "dense", Kind: spec.KindQuery},
 			Title:  "dense: 3,000 addresses over 450 distinct VMAs of a " + vmaCount(t) + "-VMA target",
-			Target: t, Iters: 2000, BudgetMs: 3000}, spread(r, pick(r, t.queryable(), 450), 3000)))
+			Target: t, Iters: 2000, BudgetMs: 2000}, spread(r, pick(r, t.queryable(), 450), 3000)))
 		r = rngFor(seed, "single")
 		// Every contender answers each address once to be checked: fewer
 		// of them keep the smoke run short.
@@ -258,7 +258,7 @@ func buildWorkloads(dir string, seed uint64, targets map[int]*target, selected f
 		}
 		must(add(&workload{Workload: spec.Workload{Name: "single", Kind: spec.KindSingle},
 			Title:  "single address per call (crash-tracker style), random VMAs of a " + vmaCount(t) + "-VMA target",
-			Target: t, Iters: 5000, BudgetMs: 1500}, single))
+			Target: t, Iters: 5000, BudgetMs: 1200}, single))
 	}
 	for _, size := range targetSizes {
 		t := targets[size.VMAs]
@@ -269,8 +269,8 @@ func buildWorkloads(dir string, seed uint64, targets map[int]*target, selected f
 		r := rngFor(seed, "sparse-"+n)
 		must(add(&workload{Workload: spec.Workload{Name: "sparse-" + n, Kind: spec.KindQuery},
 			Title:  "sparse: 100 addresses in 10 modules of a " + vmaCount(t) + "-VMA target",
-			Target: t, Group: "sparse", Iters: 2000, BudgetMs: 1200}, spread(r, pick(r, t.modules, 10), 100)))
-		budget := map[int]int{100: 1000, 650: 1500, 2000: 2500, 20000: 8000}[size.VMAs]
+			Target: t, Group: "sparse", Iters: 2000, BudgetMs: 1000}, spread(r, pick(r, t.modules, 10), 100)))
+		budget := map[int]int{100: 1000, 650: 1500, 2000: 2500, 20000: 5000}[size.VMAs]
 		must(add(&workload{Workload: spec.Workload{Name: "enum-all-" + n, Kind: spec.KindEnum, Arg: "all"},
 			Title:  "full enumeration, all VMAs of a " + vmaCount(t) + "-VMA target",
 			Target: t, Group: "enum-all", Iters: 2000, BudgetMs: budget}, nil))
@@ -299,7 +299,7 @@ func buildWorkloads(dir string, seed uint64, targets map[int]*target, selected f
 				a := t.skiRentalBatch(rngFor(seed, v.name), v.heavy, v.spreadLow, k)
 				must(add(&workload{Workload: spec.Workload{Name: v.name + suffix, Kind: spec.KindQuery, OpenEach: fresh},
 					Title:  fmt.Sprintf("adversarial (ski rental): "+v.shape+", %s-VMA target, %s", k, vmaCount(t), how),
-					Target: t, Adversarial: true, Iters: 2000, BudgetMs: 1500}, a))
+					Target: t, Adversarial: true, Iters: 2000, BudgetMs: 1000}, a))
 			}
 		}
 	}
