@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/binary"
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
@@ -12,29 +13,35 @@ import (
 	"testing"
 )
 
-// libSO builds build/libprocmapq.so with the top-level Makefile if needed
-// (make is a no-op when it is up to date) and returns its directory.
+// libSO builds a private copy of libprocmapq.so from the working tree, once
+// per test process, and returns its directory. Private, so that parallel
+// fuzz workers and other engineers' `make lib` never race on build/.
 func libSO(tb testing.TB) string {
 	tb.Helper()
 	libBuild.once.Do(func() {
-		cmd := exec.Command("make", "-s", "lib")
-		cmd.Dir = repoRoot()
-		out, err := cmd.CombinedOutput()
+		dir, err := os.MkdirTemp("", "procmapq-stress-lib-")
 		if err != nil {
 			libBuild.err = err
-			libBuild.out = out
+			return
+		}
+		libBuild.dir = dir
+		cmd := exec.Command("go", "build", "-buildvcs=false", "-buildmode=c-shared",
+			"-o", filepath.Join(dir, "libprocmapq.so"), "./capi")
+		cmd.Dir = repoRoot()
+		if out, err := cmd.CombinedOutput(); err != nil {
+			libBuild.err = fmt.Errorf("building the library: %v\n%s", err, out)
 		}
 	})
 	if libBuild.err != nil {
-		tb.Fatalf("make lib: %v\n%s", libBuild.err, libBuild.out)
+		tb.Fatal(libBuild.err)
 	}
-	return filepath.Join(repoRoot(), "build")
+	return libBuild.dir
 }
 
 var libBuild struct {
 	once sync.Once
+	dir  string
 	err  error
-	out  []byte
 }
 
 // cabiProgram builds a tests/stress/c program linked against the real
@@ -58,9 +65,8 @@ type fuzzServer struct {
 	stderr bytes.Buffer
 }
 
-func startFuzzServer(tb testing.TB) *fuzzServer {
+func startFuzzServer(tb testing.TB, bin string) *fuzzServer {
 	tb.Helper()
-	bin := cabiProgram(tb, "fuzz_cabi", "-DFUZZ_SERVER")
 	s := &fuzzServer{cmd: exec.Command(bin)}
 	s.cmd.Stderr = &s.stderr
 	var err error
@@ -107,6 +113,10 @@ func FuzzCABIDecode(f *testing.F) {
 			f.Add(data)
 		}
 	}
+	// Built here, not in the fuzz function: a fuzz worker that takes more
+	// than a few seconds on one input (building the library) is killed as
+	// hung.
+	bin := cabiProgram(f, "fuzz_cabi", "-DFUZZ_SERVER")
 	var mu sync.Mutex
 	var srv *fuzzServer
 	f.Cleanup(func() {
@@ -118,7 +128,7 @@ func FuzzCABIDecode(f *testing.F) {
 		mu.Lock()
 		defer mu.Unlock()
 		if srv == nil {
-			srv = startFuzzServer(t)
+			srv = startFuzzServer(t, bin)
 		}
 		if !srv.run(data) {
 			srv.stop()

@@ -32,6 +32,9 @@ func TestMain(m *testing.M) {
 		os.RemoveAll(cBuild.dir)
 	}
 	cBuild.mu.Unlock()
+	if libBuild.dir != "" {
+		os.RemoveAll(libBuild.dir)
+	}
 	os.Exit(code)
 }
 
