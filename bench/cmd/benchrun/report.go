@@ -375,7 +375,37 @@ func (rep *report) headlines() []string {
 		"`blazesym-open`: libprocmapq auto ("+impl+"), open + query + close, costs %.2f× the physical limit (which also opens per call)")
 	add(rep.ratio("blazesym-kept", impl+"-auto", "c-limit"),
 		"`blazesym-kept`: with the handle kept open, %.2f× the physical limit")
+	if most, where := rep.mostAllocs("go-auto", false); where != "" {
+		line := fmt.Sprintf("Go core (`go-auto`, kept handle) heap allocations per call: at most %.1f (`%s`)", most, where)
+		if most == 0 {
+			line = "Go core (`go-auto`, kept handle) heap allocations per call: 0 on every workload"
+		}
+		if n, w := rep.mostAllocs("go-procfs", true); w != "" {
+			line += fmt.Sprintf("; prometheus/procfs: up to %.0f (`%s`)", n, w)
+		}
+		out = append(out, line)
+	}
 	return out
+}
+
+// mostAllocs is the largest allocations-per-call figure a Go contender
+// reported, over kept-handle workloads (or all workloads), and where.
+func (rep *report) mostAllocs(contender string, all bool) (float64, string) {
+	most, where := -1.0, ""
+	for _, t := range rep.tables {
+		if t.w.OpenEach && !all {
+			continue
+		}
+		for _, r := range t.rows {
+			var n float64
+			if r.contender == contender && r.allocsPerCall != "" {
+				if _, err := fmt.Sscan(r.allocsPerCall, &n); err == nil && n > most {
+					most, where = n, t.w.Name
+				}
+			}
+		}
+	}
+	return most, where
 }
 
 var extraAbout = []struct{ key, about string }{
