@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"hash/fnv"
 	"math/rand/v2"
@@ -281,6 +282,11 @@ func buildWorkloads(dir string, seed uint64, targets map[int]*target, selected f
 	if t := targets[2000]; t != nil && (selected("adv-spread-first") || selected("adv-heavy-first") ||
 		selected("adv-spread-first-fresh") || selected("adv-heavy-first-fresh")) {
 		k, e := breakEven(t)
+		if errors.Is(e, core.ErrNotSupported) {
+			// No PROCMAP_QUERY (kernel before 6.11): auto always reads
+			// text, so the batches only need to exist.
+			k, e = 256, nil
+		}
 		must(e)
 		for _, fresh := range []bool{false, true} {
 			suffix, how := "", "kept handle"

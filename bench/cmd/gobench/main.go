@@ -12,6 +12,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"runtime"
@@ -19,6 +20,7 @@ import (
 	"time"
 
 	"github.com/libprocmapq/libprocmapq/bench/internal/spec"
+	"github.com/libprocmapq/libprocmapq/core"
 )
 
 // contender answers a workload's calls. open prepares it for a pid (0 =
@@ -157,7 +159,12 @@ func runWorkload(out *printer, w *spec.Workload, all []contender) {
 			perCall, err = check(out, c, w)
 		}
 		if err != nil {
-			out.printf("error %s %s %v\n", w.Name, c.name(), err)
+			// A kernel without PROCMAP_QUERY is not a failure: skipped.
+			kind := "error"
+			if errors.Is(err, core.ErrNotSupported) {
+				kind = "note"
+			}
+			out.printf("%s %s %s %v\n", kind, w.Name, c.name(), err)
 			if !w.OpenEach {
 				c.close()
 			}
