@@ -138,7 +138,9 @@ func TestPlannerSkiRentalBoundsIoctlsSpent(t *testing.T) {
 	// The ioctls spent before switching cost no more than one text read
 	// (plus the one that crossed the line), at the costs known when the
 	// call starts (the call itself then updates them).
-	limit := h.plan.textCost()/calib.ioctlNs.Load() + 1
+	// The measured costs are process-wide moving averages that tests running
+	// in parallel move during the call: allow them 50%.
+	limit := (h.plan.textCost()/calib.ioctlNs.Load() + 1) * 3 / 2
 	if err := h.Query(addrs, nil, &r); err != nil {
 		t.Fatal(err)
 	}
