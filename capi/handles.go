@@ -163,7 +163,9 @@ func (c *call) open(out **C.struct_procmapq, open func() (*core.Handle, error)) 
 	if err != nil {
 		return 0, err
 	}
-	p := (*C.struct_procmapq)(C.malloc(C.sizeof_struct_procmapq))
+	// calloc, not C.malloc: cgo's C.malloc aborts the process when out of
+	// memory instead of returning NULL.
+	p := (*C.struct_procmapq)(C.calloc(1, C.sizeof_struct_procmapq))
 	if p == nil {
 		ch.Close()
 		return 0, c.errorf(syscall.ENOMEM, "out of memory")
