@@ -57,12 +57,15 @@ func measureCosts() {
 	}
 }
 
-// ewma folds a new observation into v with weight 1/4.
+// ewma folds a new observation into v with weight 1/4. The observation is
+// first clamped to within 2x of the current value, so that one stalled call
+// (preemption, a fault storm) moves the estimate by at most 25%.
 func ewma(v *atomic.Int64, obs int64) {
 	if obs <= 0 {
 		return
 	}
 	old := v.Load()
+	obs = min(max(obs, old/2), 2*old)
 	v.Store(old + (obs-old)/4)
 }
 
@@ -75,8 +78,10 @@ type planner struct {
 	// the same shape.
 	lastRatio float64
 	lastCount int
-	lastLo    uint64
-	lastHi    uint64
+	// textChoices counts history-based choices of text (see recheckEvery).
+	textChoices int
+	lastLo      uint64
+	lastHi      uint64
 	// walkFrac[f] is the fraction of VMAs that passed filter f in the last
 	// walk or text enumeration with that filter (0 = unknown).
 	walkFrac [32]float64
@@ -102,6 +107,10 @@ func (p *planner) shouldSwitch(ioctls int) bool {
 	t := p.textCost()
 	return t >= 0 && int64(ioctls)*calib.ioctlNs.Load() >= t
 }
+
+// recheckEvery is how often a history-based choice of text is overruled to
+// measure the ioctls again.
+const recheckEvery = 64
 
 // exploreIoctls is how many ioctls a batch of known shape must be expected
 // to need before a handle that has never read the text reads it once to
@@ -168,7 +177,13 @@ func (h *Handle) chooseQuery(pairs []addrIndex, o *Options) (Strategy, error) {
 			return StrategyText, nil // explore: learn what text costs here
 		}
 		if t >= 0 && ioctls*float64(calib.ioctlNs.Load()) > float64(t) {
-			return StrategyText, nil
+			// Now and then let the ioctls run anyway (the ski rental bounds
+			// that call to twice the best): their cost is measured again,
+			// so an estimate spoilt by a slow moment cannot stick.
+			p.textChoices++
+			if p.textChoices%recheckEvery != 0 {
+				return StrategyText, nil
+			}
 		}
 	}
 	return StrategyPointIoctl, nil

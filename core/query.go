@@ -431,8 +431,12 @@ func (h *Handle) resolveText(pairs []addrIndex, from int, o *Options, res *Resul
 		if msg != "" {
 			return failLookups(&Error{Op: op, Pid: h.pid, Err: errors.Join(ErrInvalidArgument, &lineError{s.line, msg})}, pairs, i, res)
 		}
-		if pairs[i].addr < v.Start {
-			res.touched++ // a gap
+		// Count what point ioctls would have needed: one per VMA hit, and
+		// one per gap hit unless the VMA after it is hit too (the ioctl on
+		// the gap returns that VMA).
+		gapHit := pairs[i].addr < v.Start
+		if gapHit {
+			res.touched++
 		}
 		for i < len(pairs) && pairs[i].addr < v.Start {
 			res.Lookups[pairs[i].idx] = Lookup{VMA: -1, Reason: ReasonUnmapped}
@@ -441,7 +445,9 @@ func (h *Handle) resolveText(pairs []addrIndex, from int, o *Options, res *Resul
 		if i == len(pairs) || pairs[i].addr >= v.End {
 			continue
 		}
-		res.touched++
+		if !gapHit {
+			res.touched++
+		}
 		res.arena = v.setName(raw, res.arena)
 		idx, reason := int32(-1), ReasonFiltered
 		if o.Filter.matches(&v) {
