@@ -27,18 +27,10 @@ func (c *call) normalizeOpts(p *C.struct_procmapq_normalize_opts) (core.Normaliz
 		C.sizeof_struct_procmapq_normalize_opts, 8); err != nil {
 		return o, err
 	}
-	b, err := c.checkBackend(uint32(q.backend))
+	b, err := c.checkSelection("procmapq_normalize_opts", uint32(q.backend), uint32(q.flags), normFlagsKnown,
+		uint32(q.perms), uint32(q.reserved))
 	if err != nil {
 		return o, err
-	}
-	if err := c.checkFlags("procmapq_normalize_opts.flags", uint32(q.flags), normFlagsKnown); err != nil {
-		return o, err
-	}
-	if err := c.checkFlags("procmapq_normalize_opts.perms", uint32(q.perms), permsKnown); err != nil {
-		return o, err
-	}
-	if q.reserved != 0 {
-		return o, c.errorf(syscall.EINVAL, "procmapq_normalize_opts.reserved must be 0")
 	}
 	f := uint32(q.flags)
 	o.Backend = b

@@ -19,6 +19,25 @@ const queryFlagsKnown = C.PROCMAPQ_QUERY_SORTED | C.PROCMAPQ_QUERY_BUILD_IDS | C
 
 const permsKnown = C.PROCMAPQ_PERM_R | C.PROCMAPQ_PERM_W | C.PROCMAPQ_PERM_X | C.PROCMAPQ_PERM_SHARED
 
+// checkSelection checks the fields that procmapq_query_opts and
+// procmapq_normalize_opts share: backend, flags, perms, reserved.
+func (c *call) checkSelection(what string, backend, flags, knownFlags, perms, reserved uint32) (core.Backend, error) {
+	b, err := c.checkBackend(backend)
+	if err != nil {
+		return 0, err
+	}
+	if err := c.checkFlags(what+".flags", flags, knownFlags); err != nil {
+		return 0, err
+	}
+	if err := c.checkFlags(what+".perms", perms, permsKnown); err != nil {
+		return 0, err
+	}
+	if reserved != 0 {
+		return 0, c.errorf(syscall.EINVAL, "%s.reserved must be 0", what)
+	}
+	return b, nil
+}
+
 // queryOpts converts the caller's procmapq_query_opts (NULL = defaults).
 func (c *call) queryOpts(p *C.struct_procmapq_query_opts) (core.Options, error) {
 	var o core.Options
@@ -30,18 +49,10 @@ func (c *call) queryOpts(p *C.struct_procmapq_query_opts) (core.Options, error) 
 		C.sizeof_struct_procmapq_query_opts, 8); err != nil {
 		return o, err
 	}
-	b, err := c.checkBackend(uint32(q.backend))
+	b, err := c.checkSelection("procmapq_query_opts", uint32(q.backend), uint32(q.flags), queryFlagsKnown,
+		uint32(q.perms), uint32(q.reserved))
 	if err != nil {
 		return o, err
-	}
-	if err := c.checkFlags("procmapq_query_opts.flags", uint32(q.flags), queryFlagsKnown); err != nil {
-		return o, err
-	}
-	if err := c.checkFlags("procmapq_query_opts.perms", uint32(q.perms), permsKnown); err != nil {
-		return o, err
-	}
-	if q.reserved != 0 {
-		return o, c.errorf(syscall.EINVAL, "procmapq_query_opts.reserved must be 0")
 	}
 	o.Backend = b
 	o.Filter.Perms = core.Perm(q.perms)
@@ -127,21 +138,40 @@ func (c *call) writeVMAs(res *core.Result, buf *C.struct_procmapq_vma_buf) error
 	return nil
 }
 
+// vmaCall holds the checked arguments shared by query and enumerate.
+type vmaCall struct {
+	h     *handle
+	opts  core.Options
+	buf   C.struct_procmapq_vma_buf // the caller's out struct, zero-extended
+	usize uint64                    // its size
+}
+
+func (c *call) vmaCall(p *C.struct_procmapq, opts *C.struct_procmapq_query_opts, out *C.struct_procmapq_vma_buf, v *vmaCall) (err error) {
+	if v.h, err = c.lookup(p); err != nil {
+		return err
+	}
+	if v.opts, err = c.queryOpts(opts); err != nil {
+		return err
+	}
+	v.usize, err = c.vmaBuf(out, &v.buf)
+	return err
+}
+
+// finish writes the VMA table into the caller's arrays and the counts into
+// its out struct.
+func (c *call) finish(v *vmaCall, out *C.struct_procmapq_vma_buf) error {
+	err := c.writeVMAs(&v.h.res, &v.buf)
+	copyOut(unsafe.Pointer(out), unsafe.Pointer(&v.buf), v.usize, C.sizeof_struct_procmapq_vma_buf)
+	return err
+}
+
 func (c *call) query(p *C.struct_procmapq, addrs *C.uint64_t, n C.size_t, opts *C.struct_procmapq_query_opts,
 	lookups *C.struct_procmapq_lookup, out *C.struct_procmapq_vma_buf) (int, error) {
-	h, err := c.lookup(p)
-	if err != nil {
+	var v vmaCall
+	if err := c.vmaCall(p, opts, out, &v); err != nil {
 		return 0, err
 	}
-	o, err := c.queryOpts(opts)
-	if err != nil {
-		return 0, err
-	}
-	var buf C.struct_procmapq_vma_buf
-	usize, err := c.vmaBuf(out, &buf)
-	if err != nil {
-		return 0, err
-	}
+	h := v.h
 	if n > math.MaxInt32 {
 		return 0, c.errorf(syscall.EINVAL, "%d addresses: at most %d per call", n, math.MaxInt32)
 	}
@@ -158,14 +188,12 @@ func (c *call) query(p *C.struct_procmapq, addrs *C.uint64_t, n C.size_t, opts *
 	h.mu.Lock()
 	defer h.mu.Unlock() // also on a fault panic: the export recovers it
 	res := &h.res
-	qerr := h.core.Query(goAddrs, &o, res)
+	qerr := h.core.Query(goAddrs, &v.opts, res)
 	if qerr != nil && !isGone(qerr) {
 		return 0, qerr
 	}
-	werr := c.writeVMAs(res, &buf)
-	copyOut(unsafe.Pointer(out), unsafe.Pointer(&buf), usize, C.sizeof_struct_procmapq_vma_buf)
-	if werr != nil {
-		return 0, werr
+	if err := c.finish(&v, out); err != nil {
+		return 0, err
 	}
 	if n > 0 {
 		ls := unsafe.Slice(lookups, int(n))
@@ -191,28 +219,16 @@ func pmqGoQuery(p *C.struct_procmapq, addrs *C.uint64_t, n C.size_t, opts *C.str
 }
 
 func (c *call) enumerate(p *C.struct_procmapq, opts *C.struct_procmapq_query_opts, out *C.struct_procmapq_vma_buf) (int, error) {
-	h, err := c.lookup(p)
-	if err != nil {
+	var v vmaCall
+	if err := c.vmaCall(p, opts, out, &v); err != nil {
 		return 0, err
 	}
-	o, err := c.queryOpts(opts)
-	if err != nil {
+	v.h.mu.Lock()
+	defer v.h.mu.Unlock()
+	if err := v.h.core.Enumerate(&v.opts, &v.h.res); err != nil {
 		return 0, err
 	}
-	var buf C.struct_procmapq_vma_buf
-	usize, err := c.vmaBuf(out, &buf)
-	if err != nil {
-		return 0, err
-	}
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	res := &h.res
-	if err := h.core.Enumerate(&o, res); err != nil {
-		return 0, err
-	}
-	werr := c.writeVMAs(res, &buf)
-	copyOut(unsafe.Pointer(out), unsafe.Pointer(&buf), usize, C.sizeof_struct_procmapq_vma_buf)
-	return len(res.VMAs), werr
+	return len(v.h.res.VMAs), c.finish(&v, out)
 }
 
 //export pmqGoEnumerate
