@@ -147,6 +147,18 @@ func TestHandles(t *testing.T) {
 
 func TestForkedChild(t *testing.T) { drive(t, checked(t), "fork") }
 
+// openCore opens the target with package core, the reference the C ABI's
+// answers are compared with.
+func openCore(t testing.TB, pid int) *core.Handle {
+	t.Helper()
+	h, err := core.Open(pid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { h.Close() })
+	return h
+}
+
 // targetAddrs returns addresses around every mapping of the target: its
 // first and last bytes, the byte after it, plus unmapped ones, unsorted
 // and with duplicates.
@@ -246,11 +258,7 @@ func (c backendCase) args(cmd string, pid int) []string {
 func TestEnumerateMatchesCore(t *testing.T) {
 	b := checked(t)
 	tg := testtarget.Start(t, testtarget.Options{VMAs: 20, Modules: 3, Specials: true})
-	h, err := core.Open(tg.Pid)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer h.Close()
+	h := openCore(t, tg.Pid)
 	for _, c := range backendCases(t) {
 		t.Run(c.name, func(t *testing.T) {
 			out := drive(t, b, c.args("enumerate", tg.Pid)...)
@@ -307,11 +315,7 @@ func addrArgs(addrs []uint64) []string {
 func TestQueryMatchesCore(t *testing.T) {
 	b := checked(t)
 	tg := testtarget.Start(t, testtarget.Options{VMAs: 10, Modules: 2, Specials: true})
-	h, err := core.Open(tg.Pid)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer h.Close()
+	h := openCore(t, tg.Pid)
 	addrs := targetAddrs(tg)
 	for _, c := range append(backendCases(t), backendCase{name: "auto"}) {
 		t.Run(c.name, func(t *testing.T) {
@@ -345,11 +349,7 @@ func TestQueryMatchesCore(t *testing.T) {
 func TestNormalizeMatchesCore(t *testing.T) {
 	b := checked(t)
 	tg := testtarget.Start(t, testtarget.Options{VMAs: 5, Modules: 2, Specials: true})
-	h, err := core.Open(tg.Pid)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer h.Close()
+	h := openCore(t, tg.Pid)
 	addrs := targetAddrs(tg)
 	const flags = 0x02 | 0x08 // PROCMAPQ_NORM_BUILD_IDS | PROCMAPQ_NORM_VIRT_ADDRS
 	out := drive(t, b, append([]string{"normalize", strconv.Itoa(tg.Pid), strconv.Itoa(flags)}, addrArgs(addrs)...)...)
@@ -396,11 +396,7 @@ func TestCompareMatchesCore(t *testing.T) {
 	}
 	b := checked(t)
 	tg := testtarget.Start(t, testtarget.Options{Modules: 2, Specials: true})
-	h, err := core.Open(tg.Pid)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer h.Close()
+	h := openCore(t, tg.Pid)
 	out := drive(t, b, "compare", strconv.Itoa(tg.Pid))
 	rep, err := h.Compare(nil)
 	if err != nil {
@@ -436,11 +432,7 @@ func TestCompareMatchesCore(t *testing.T) {
 func TestFallbackWithoutIoctl(t *testing.T) {
 	b := checked(t)
 	tg := testtarget.Start(t, testtarget.Options{Modules: 2, Specials: true})
-	h, err := core.Open(tg.Pid)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer h.Close()
+	h := openCore(t, tg.Pid)
 	addrs := targetAddrs(tg)
 	noIoctl := []string{"PROCMAPQ_FORCE_PROBE=0"}
 	auto := backendCase{name: "auto", backend: core.BackendAuto}
@@ -514,11 +506,7 @@ func BenchmarkQueryCABI(b *testing.B) {
 	addr := tg.Mappings[0].Start
 	for _, mode := range []string{"empty", "one"} {
 		b.Run(mode+"/go", func(b *testing.B) {
-			h, err := core.Open(tg.Pid)
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer h.Close()
+			h := openCore(b, tg.Pid)
 			var addrs []uint64
 			if mode == "one" {
 				addrs = []uint64{addr}
