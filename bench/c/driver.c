@@ -333,10 +333,17 @@ static void run_workload(struct workload *w, struct contender **all, int nall)
 			block[nc] = (unsigned)w->iters;
 		cs[nc++] = c;
 	}
-	uint64_t deadline = now_ns() + (uint64_t)w->budget_ms * 1000000u;
+	/* Stop at the budget once every contender has 5 calls, and at three
+	 * times the budget in any case (a contender may stall for seconds on a
+	 * loaded machine). */
+	const uint64_t budget = (uint64_t)w->budget_ms * 1000000u, deadline = now_ns() + budget;
+	const uint64_t hard_deadline = deadline + 2 * budget;
 	const size_t iters = (size_t)w->iters, min_iters = iters < 5 ? iters : 5;
 	size_t it = 0; /* calls made so far of each contender's next block */
-	for (size_t least = 0; least < iters && (least < min_iters || now_ns() < deadline);) {
+	for (size_t least = 0; least < iters;) {
+		uint64_t now = now_ns();
+		if ((least >= min_iters && now >= deadline) || (least > 0 && now >= hard_deadline))
+			break;
 		least = SIZE_MAX;
 		for (int k = 0; k < nc; k++) {
 			for (unsigned j = 0; j < block[k]; j++) {

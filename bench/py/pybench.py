@@ -149,10 +149,17 @@ def run_workload(out, w, contenders):
         blocks.append(max(1, min(BLOCK_NS // max(per_call, 1), BLOCK_MAX, w.iters)))
     warm = [[] for _ in cs]
     cold = [[] for _ in cs]
-    deadline = time.perf_counter_ns() + w.budget_ms * 1_000_000
+    # Stop at the budget once every contender has 5 calls, and at three
+    # times the budget in any case (as the C driver).
+    budget = w.budget_ms * 1_000_000
+    deadline = time.perf_counter_ns() + budget
+    hard_deadline = deadline + 2 * budget
     min_iters = min(w.iters, 5)
     it, least = 0, 0
-    while cs and least < w.iters and (least < min_iters or time.perf_counter_ns() < deadline):
+    while cs and least < w.iters:
+        now = time.perf_counter_ns()
+        if (least >= min_iters and now >= deadline) or (least > 0 and now >= hard_deadline):
+            break
         least = sys.maxsize
         for k, c in enumerate(cs):
             for j in range(blocks[k]):

@@ -133,7 +133,7 @@ func run(c *config) error {
 	for round := range rounds {
 		for _, d := range drivers {
 			specPath := filepath.Join(c.outDir, d.name+".spec")
-			if err := writeSpec(specPath, c, ws, rounds, d.usesLib); err != nil {
+			if err := writeSpec(specPath, c, ws, rounds, d); err != nil {
 				return err
 			}
 			out, err := d.run(specPath)
@@ -260,15 +260,18 @@ type driver struct {
 	name    string
 	usesLib bool
 	argv    []string
+	// budgetScale shrinks the time budgets of a slow driver (Python) so
+	// that make bench stays within its 5 minutes.
+	budgetScale float64
 }
 
 func (c *config) drivers() []driver {
 	ds := []driver{
-		{name: "c", usesLib: true, argv: []string{c.cDriver}},
-		{name: "go", argv: []string{c.goDriver}},
+		{name: "c", usesLib: true, argv: []string{c.cDriver}, budgetScale: 1},
+		{name: "go", argv: []string{c.goDriver}, budgetScale: 1},
 	}
 	if c.lib != "" && pythonBindingReady(c) {
-		ds = append(ds, driver{name: "py", usesLib: true, argv: []string{"python3", c.pyDriver}})
+		ds = append(ds, driver{name: "py", usesLib: true, argv: []string{"python3", c.pyDriver}, budgetScale: 0.5})
 	}
 	return ds
 }
@@ -292,9 +295,9 @@ func (d driver) run(specPath string) ([]byte, error) {
 	return cmd.Output()
 }
 
-func writeSpec(path string, c *config, ws []*workload, rounds int, withLib bool) error {
+func writeSpec(path string, c *config, ws []*workload, rounds int, d driver) error {
 	s := &spec.Spec{Contenders: c.contenders}
-	if withLib {
+	if d.usesLib {
 		s.Lib = c.lib
 	}
 	for _, w := range ws {
@@ -303,7 +306,7 @@ func writeSpec(path string, c *config, ws []*workload, rounds int, withLib bool)
 			sw.Iters, sw.BudgetMs = 1, 0
 		} else {
 			sw.Iters = max(1, (w.Iters+rounds-1)/rounds)
-			sw.BudgetMs = int(float64(w.BudgetMs) * c.budgetScale / float64(rounds))
+			sw.BudgetMs = int(float64(w.BudgetMs) * c.budgetScale * d.budgetScale / float64(rounds))
 		}
 		s.Workloads = append(s.Workloads, &sw)
 	}

@@ -175,9 +175,17 @@ func runWorkload(out *printer, w *spec.Workload, all []contender) {
 	}
 	warm := make([][]int64, len(cs))
 	cold := make([][]int64, len(cs))
-	deadline := time.Now().Add(time.Duration(w.BudgetMs) * time.Millisecond)
+	// Stop at the budget once every contender has 5 calls, and at three
+	// times the budget in any case (as the C driver).
+	budget := time.Duration(w.BudgetMs) * time.Millisecond
+	deadline := time.Now().Add(budget)
+	hardDeadline := deadline.Add(2 * budget)
 	minIters := min(w.Iters, 5)
-	for it, least := 0, 0; least < w.Iters && (least < minIters || time.Now().Before(deadline)); it += blockMax {
+	for it, least := 0, 0; least < w.Iters; it += blockMax {
+		now := time.Now()
+		if (least >= minIters && !now.Before(deadline)) || (least > 0 && !now.Before(hardDeadline)) {
+			break
+		}
 		least = int(^uint(0) >> 1)
 		for k, c := range cs {
 			for j := range blocks[k] {
