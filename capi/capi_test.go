@@ -532,3 +532,20 @@ func BenchmarkQueryCABI(b *testing.B) {
 		})
 	}
 }
+
+// TestNoHostHostilePackages keeps out of the library the packages that
+// would take over the host: os/signal (installs handlers), runtime/pprof
+// (CPU profiling replaces the host's SIGPROF handler) and log (log.Fatal
+// exits the host). See docs: cshared-pitfalls.md §2-3.
+func TestNoHostHostilePackages(t *testing.T) {
+	out, err := exec.Command("go", "list", "-deps", ".").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, pkg := range strings.Fields(string(out)) {
+		switch pkg {
+		case "os/signal", "runtime/pprof", "log", "log/slog":
+			t.Errorf("libprocmapq.so depends on %s", pkg)
+		}
+	}
+}
