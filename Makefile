@@ -10,7 +10,8 @@
 #                  header does not compile as C99 and C++17
 #   test           go test ./..., check-abi, then every area's TEST_TARGETS
 #   demo           the examples (DEMO_TARGETS)
-#   bench          the benchmarks (BENCH_TARGETS)
+#   bench          the benchmarks (BENCH_TARGETS, and bench-cabi: the C ABI
+#                  against Go, side by side)
 #   stress         the stress tests (STRESS_TARGETS)
 #   install        install library, header and procmapq.pc under
 #                  $(DESTDIR)$(PREFIX)
@@ -94,7 +95,7 @@ BUILD_TARGETS  :=
 -include tests/stress/rules.mk
 -include cmd/procmapq/rules.mk
 
-.PHONY: all lib check-abi header-check test go-test demo bench stress \
+.PHONY: all lib check-abi header-check test go-test demo bench bench-cabi stress \
 	install uninstall clean help
 
 all: lib $(BUILD_TARGETS) ## build the library, procmapq.pc and all areas' programs
@@ -158,6 +159,13 @@ go-test: ## go test ./... (capi's tests build their own checked library)
 
 test: go-test check-abi $(TEST_TARGETS) ## everything: Go tests, check-abi, C tests, bindings
 	@echo "test: all passed"
+
+# The cost of crossing the C ABI: the same query from Go and through the
+# library, side by side (README "Performance").
+bench-cabi: ## C ABI vs Go: empty and one-address query, side by side
+	$(GO) test -buildvcs=false -run '^$$' -bench BenchmarkQueryCABI -count 6 ./capi
+
+BENCH_TARGETS += bench-cabi
 
 demo: lib $(DEMO_TARGETS) ## run the examples
 
