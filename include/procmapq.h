@@ -437,8 +437,9 @@ PROCMAPQ_API int procmapq_query(struct procmapq *h, const uint64_t *addrs,
  * @opts: may be NULL; PROCMAPQ_QUERY_SORTED is accepted and ignored.
  * @out: must not be NULL.
  * @return the number of VMAs (>= 0); -ERANGE with the sizes needed in
- * out->vmas_count / out->names_len; -ESRCH, -ENOTTY, -EINVAL, -E2BIG,
- * -EFAULT, -EBADF as for procmapq_query().
+ * out->vmas_count / out->names_len; -ESRCH (the target went away: nothing
+ * is written), -ENOTTY, -EINVAL, -E2BIG, -EFAULT, -EBADF as for
+ * procmapq_query().
  * Thread-safe; any kernel (auto/text).
  */
 PROCMAPQ_API int procmapq_enumerate(struct procmapq *h,
