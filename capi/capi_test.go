@@ -21,6 +21,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/libprocmapq/libprocmapq/core"
 	"github.com/libprocmapq/libprocmapq/internal/testtarget"
@@ -452,6 +453,56 @@ func TestFallbackWithoutIoctl(t *testing.T) {
 	if err == nil || !bytes.Contains(msg, []byte("not supported")) {
 		t.Errorf("forced ioctl backend without PROCMAP_QUERY: %v\n%s", err, msg)
 	}
+}
+
+// TestTargetGone: the target exits between open and query. Every call says
+// -ESRCH; query still writes every lookup (PROCESS_GONE) and normalize
+// still returns its result (checked in capitest.c).
+func TestTargetGone(t *testing.T) {
+	b := checked(t)
+	tg := testtarget.Start(t, testtarget.Options{Modules: 1})
+	cmd := exec.Command(b.driver, append([]string{"gone", strconv.Itoa(tg.Pid)}, addrArgs(targetAddrs(tg))...)...)
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stdout, stderr bytes.Buffer
+	opened := make(chan struct{})
+	cmd.Stdout, cmd.Stderr = &lineWatcher{buf: &stdout, want: "opened\n", seen: opened}, &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-opened:
+	case <-time.After(time.Minute):
+		cmd.Process.Kill()
+		t.Fatalf("capitest gone never opened the target:\n%s%s", stdout.String(), stderr.String())
+	}
+	tg.Stop() // exits and is reaped: the handle's process is gone
+	stdin.Write([]byte("go\n"))
+	stdin.Close()
+	if err := cmd.Wait(); err != nil || !strings.Contains(stdout.String(), "done") {
+		t.Fatalf("capitest gone: %v\n%s%s", err, stdout.String(), stderr.String())
+	}
+}
+
+// lineWatcher is an io.Writer that closes seen once want has been written.
+type lineWatcher struct {
+	mu   sync.Mutex
+	buf  *bytes.Buffer
+	want string
+	seen chan struct{}
+}
+
+func (w *lineWatcher) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.buf.Write(p)
+	if w.seen != nil && strings.Contains(w.buf.String(), w.want) {
+		close(w.seen)
+		w.seen = nil
+	}
+	return len(p), nil
 }
 
 func TestThreadsShareAHandle(t *testing.T) {

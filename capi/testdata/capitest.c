@@ -12,6 +12,9 @@
  *   capitest handles PID                         close/NULL/stale handles
  *   capitest threads PID ADDR...                 one handle, many threads
  *   capitest fork                                -ECHILD in a forked child
+ *   capitest gone PID ADDR...                    open, print "opened", wait for a
+ *                                                line on stdin (the target is
+ *                                                gone by then), query: -ESRCH
  *   capitest crash                               C crash under the library
  *   capitest bench MODE N PID ADDR               ns per call; MODE: empty, one
  *
@@ -596,6 +599,47 @@ static int cmd_fork(void)
 	return failures != 0;
 }
 
+/* The target exits between open and query: -ESRCH, with every lookup
+ * complete (PROCESS_GONE) and the counts written; enumerate and normalize
+ * say -ESRCH too, normalize still with a result. */
+static int cmd_gone(int pid, int n, char **argv)
+{
+	struct procmapq *h = open_or_die(pid);
+	uint64_t *addrs = calloc(n, sizeof(*addrs));
+	struct procmapq_lookup *lk = calloc(n, sizeof(*lk));
+	for (int i = 0; i < n; i++) {
+		addrs[i] = strtoull(argv[i], NULL, 0);
+		lk[i].reason = 99;
+	}
+	struct outbuf o = { 0 };
+	outbuf_grow(&o);
+	printf("opened\n");
+	fflush(stdout);
+	char line[16];
+	if (!fgets(line, sizeof(line), stdin))
+		return 2;
+	o.buf.vmas_count = 77;
+	EXPECT_RC(procmapq_query(h, addrs, n, NULL, lk, &o.buf), -ESRCH);
+	CHECK(o.buf.vmas_count == 0, "vmas_count %" PRIu64, o.buf.vmas_count);
+	for (int i = 0; i < n; i++)
+		CHECK(lk[i].reason == PROCMAPQ_REASON_PROCESS_GONE && lk[i].vma == -1,
+		      "lookup %d: reason %u vma %d", i, lk[i].reason, lk[i].vma);
+	EXPECT_RC(procmapq_enumerate(h, NULL, &o.buf), -ESRCH);
+	struct procmapq_normalized *r = NULL;
+	EXPECT_RC(procmapq_normalize(h, addrs, n, NULL, &r), -ESRCH);
+	CHECK(r != NULL && r->output_count == (uint64_t)n, "normalize result missing on -ESRCH");
+	for (uint64_t i = 0; r && i < r->output_count; i++) {
+		const struct procmapq_norm_meta *m = &r->metas[r->outputs[i].meta];
+		CHECK(m->kind == PROCMAPQ_META_UNKNOWN && m->reason == PROCMAPQ_NORM_REASON_PROCESS_GONE,
+		      "output %" PRIu64 ": kind %u reason %u", i, m->kind, m->reason);
+	}
+	procmapq_normalized_free(r);
+	EXPECT_RC(procmapq_reopen(h), -ESRCH);
+	EXPECT_RC(procmapq_close(h), 0);
+	printf("done\n");
+	return failures != 0;
+}
+
 /* Only in a library built with -tags procmapq_crashtest (capi/crashtest.c). */
 extern int procmapq_crash_for_test(void) __attribute__((weak));
 
@@ -665,6 +709,8 @@ int main(int argc, char **argv)
 		return cmd_threads(pid, argc - 3, argv + 3);
 	if (!strcmp(cmd, "fork"))
 		return cmd_fork();
+	if (!strcmp(cmd, "gone") && argc > 3)
+		return cmd_gone(pid, argc - 3, argv + 3);
 	if (!strcmp(cmd, "crash"))
 		return cmd_crash();
 	if (!strcmp(cmd, "bench") && argc == 6)
