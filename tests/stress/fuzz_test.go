@@ -104,10 +104,11 @@ func (s *fuzzServer) stop() {
 // backends, perms, reserved bits), counts, output capacities and captured
 // maps texts decoded from the input to the real libprocmapq.so; the
 // harness (tests/stress/c/fuzz_cabi.c) checks every return code and
-// answer and aborts on a violation. Seeds: tests/stress/corpus/cabi (and
-// testdata/fuzz/FuzzCABIDecode, where go test -fuzz writes what it finds).
+// answer and aborts on a violation. Seeds: tests/stress/corpus/cabi and
+// cabi-found (what libFuzzer found), and testdata/fuzz/FuzzCABIDecode,
+// where go test -fuzz writes failing inputs.
 func FuzzCABIDecode(f *testing.F) {
-	seeds, _ := filepath.Glob(filepath.Join(stressDir(), "corpus", "cabi", "*"))
+	seeds, _ := filepath.Glob(filepath.Join(stressDir(), "corpus", "cabi*", "*"))
 	for _, p := range seeds {
 		if data, err := os.ReadFile(p); err == nil {
 			f.Add(data)
