@@ -149,6 +149,8 @@ int procmapq_open_text(const char *text, size_t len, const struct procmapq_open_
 		       struct procmapq **out)
 {
 	ENTER();
+	if (len == 0)
+		text = NULL; /* an empty array is never read: any pointer will do */
 	CHECK_PTR(text);
 	CHECK_PTR(opts);
 	CHECK_PTR(out);
@@ -185,6 +187,12 @@ int procmapq_query(struct procmapq *h, const uint64_t *addrs, size_t n,
 		   struct procmapq_vma_buf *out)
 {
 	ENTER();
+	if (n == 0) {
+		/* Empty arrays are never read or written: any pointer will do
+		 * (Rust passes a dangling one for an empty slice). */
+		addrs = NULL;
+		lookups = NULL;
+	}
 	CHECK_PTR(h);
 	CHECK_PTR(addrs);
 	CHECK_PTR(opts);
@@ -223,6 +231,8 @@ int procmapq_normalize(struct procmapq *h, const uint64_t *addrs, size_t n,
 		       const struct procmapq_normalize_opts *opts, struct procmapq_normalized **out)
 {
 	ENTER();
+	if (n == 0)
+		addrs = NULL; /* never read: any pointer will do */
 	CHECK_PTR(h);
 	CHECK_PTR(addrs);
 	CHECK_PTR(opts);

@@ -229,7 +229,7 @@ PROCMAPQ_API int procmapq_open_fd(int fd, const struct procmapq_open_opts *opts,
  * The text is copied and parsed once; queries are answered from it with the
  * text backend whatever backend they ask for.
  * @text: @len bytes in /proc/<pid>/maps format (need not be NUL-terminated);
- * may be NULL only if @len is 0 (an empty map).
+ * NULL (or any pointer: it is not read) when @len is 0 (an empty map).
  * @opts: may be NULL; opts->pid must be 0.
  * @out: must not be NULL; receives the handle, freed with procmapq_close().
  * @return 0, or -EINVAL (malformed or unsorted line: procmapq_last_error()
@@ -403,10 +403,12 @@ struct procmapq_vma_buf {
  * Addresses may come in any order and repeat; the answers keep input order.
  * Allocates nothing in steady state (per-handle scratch is reused).
  * @h: an open handle; must not be NULL.
- * @addrs: @n addresses; may be NULL only if @n is 0. Read only.
+ * @addrs: @n addresses, read only; NULL (or any pointer: it is not read)
+ *   when @n is 0.
  * @n: number of addresses, at most INT32_MAX.
  * @opts: may be NULL (auto backend, no filter, no build IDs).
- * @lookups: caller array of @n entries (out); may be NULL only if @n is 0.
+ * @lookups: caller array of @n entries (out); NULL (or any pointer: it is
+ *   not written) when @n is 0.
  *   lookups[i] answers addrs[i].
  * @out: must not be NULL; caller-owned arrays (in) and counts (out). Only
  *   the VMAs that answer some address are in the table.
@@ -432,7 +434,7 @@ PROCMAPQ_API int procmapq_query(struct procmapq *h, const uint64_t *addrs,
  * procmapq_enumerate - list every VMA that passes the filters, in ascending
  * address order, into @out (same shape as procmapq_query()).
  * The ioctl backend never returns the x86-64 [vsyscall] gate VMA; the text
- * backend does.
+ * and auto backends do.
  * @h: an open handle; must not be NULL.
  * @opts: may be NULL; PROCMAPQ_QUERY_SORTED is accepted and ignored.
  * @out: must not be NULL.
@@ -655,7 +657,8 @@ struct procmapq_normalized {
  * either (the meta has PROCMAPQ_META_F_FILE_UNAVAILABLE).
  * @h: an open handle; must not be NULL. Text handles work too (files are
  *   then looked up by path only).
- * @addrs: @n addresses; may be NULL only if @n is 0. Read only.
+ * @addrs: @n addresses, read only; NULL (or any pointer: it is not read)
+ *   when @n is 0.
  * @n: at most INT32_MAX.
  * @opts: may be NULL (auto backend, no filter, no build IDs).
  * @out: must not be NULL; receives the result (NULL on failure except

@@ -113,6 +113,10 @@ static void check_open_errors(void)
 
 	rc = procmapq_open_text(NULL, 5, NULL, &h);
 	CHECK(rc == -EINVAL, "open_text(NULL, 5): %d", rc);
+	rc = procmapq_open_text((const char *)1, 0, NULL, &h);
+	CHECK(rc == 0, "open_text(dangling, 0), an empty map: %d", rc);
+	if (rc == 0)
+		procmapq_close(h);
 	static const char bad[] = "this is not a maps line\n";
 	rc = procmapq_open_text(bad, sizeof bad - 1, NULL, &h);
 	CHECK(rc == -EINVAL && strlen(procmapq_last_error()) > 0, "open_text(garbage): %d \"%s\"", rc,
@@ -161,6 +165,14 @@ static void check_query_arguments(struct procmapq *h)
 	CHECK(procmapq_query(h, &addr, 1, NULL, NULL, &out) == -EINVAL, "query(lookups NULL, n 1)");
 	CHECK(procmapq_query(h, &addr, 1, NULL, &lk, NULL) == -EINVAL, "query(out NULL)");
 	CHECK(procmapq_query(h, NULL, 0, NULL, NULL, &out) == 0, "query of an empty batch");
+	/* An empty array is never touched, whatever its pointer (Rust passes a
+	 * dangling, aligned one for an empty slice). */
+	CHECK(procmapq_query(h, (const uint64_t *)8, 0, NULL, (struct procmapq_lookup *)8, &out) == 0,
+	      "query of an empty batch with dangling array pointers");
+	struct procmapq_normalized *norm = NULL;
+	CHECK(procmapq_normalize(h, (const uint64_t *)8, 0, NULL, &norm) == 0,
+	      "normalize of an empty batch with a dangling array pointer");
+	procmapq_normalized_free(norm);
 	CHECK(strcmp(procmapq_last_error(), "") == 0, "last error not cleared by a successful call");
 	/* Out of range: more than INT32_MAX addresses. The library must refuse
 	 * before reading them (only one is really there). */
