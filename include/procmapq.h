@@ -586,6 +586,8 @@ struct procmapq_normalize_opts {
 #define PROCMAPQ_BUILD_ID_NONE   0 /* none: not asked, none, or no file */
 #define PROCMAPQ_BUILD_ID_KERNEL 1 /* PROCMAP_QUERY (<= 20 bytes) */
 #define PROCMAPQ_BUILD_ID_FILE   2 /* read from the mapped file (any length) */
+#define PROCMAPQ_BUILD_ID_MEMORY 3 /* read from the target's memory (the
+				    * vDSO, which has no file) */
 
 /* procmapq_norm_meta.flags */
 #define PROCMAPQ_META_F_DELETED          0x1u /* name ends in " (deleted)"
@@ -595,6 +597,9 @@ struct procmapq_normalize_opts {
 					       * the mapping could be opened */
 #define PROCMAPQ_META_F_DEV_UNVERIFIED   0x4u /* file matched by inode only
 					       * (btrfs reports another dev) */
+#define PROCMAPQ_META_F_NAME_AMBIGUOUS   0x8u /* text backend: the name had
+					       * "\012", turned into a newline;
+					       * the path may really hold it */
 
 /* procmapq_norm_output.flags */
 #define PROCMAPQ_NORM_OUT_HAS_VIRT_ADDR 0x1u /* virt_addr is valid */

@@ -191,11 +191,12 @@ func TestConstantsMatchCore(t *testing.T) {
 		return uint64([]core.UnknownReason{core.UnknownUnmapped, core.UnknownAnonymous, core.UnknownUnsupported,
 			core.UnknownFiltered, core.UnknownProcessGone}[i])
 	})
-	add("PROCMAPQ_BUILD_ID_", []string{"NONE", "KERNEL", "FILE"}, func(i int) uint64 {
-		return uint64([]core.BuildIDSource{core.BuildIDNone, core.BuildIDKernel, core.BuildIDFile}[i])
+	add("PROCMAPQ_BUILD_ID_", []string{"NONE", "KERNEL", "FILE", "MEMORY"}, func(i int) uint64 {
+		return uint64([]core.BuildIDSource{core.BuildIDNone, core.BuildIDKernel, core.BuildIDFile, core.BuildIDMemory}[i])
 	})
-	add("PROCMAPQ_META_F_", []string{"DELETED", "FILE_UNAVAILABLE", "DEV_UNVERIFIED"}, func(i int) uint64 {
-		return uint64([]core.MetaFlags{core.MetaDeleted, core.MetaFileUnavailable, core.MetaDevUnverified}[i])
+	add("PROCMAPQ_META_F_", []string{"DELETED", "FILE_UNAVAILABLE", "DEV_UNVERIFIED", "NAME_AMBIGUOUS"}, func(i int) uint64 {
+		return uint64([]core.MetaFlags{core.MetaDeleted, core.MetaFileUnavailable, core.MetaDevUnverified,
+			core.MetaNameAmbiguous}[i])
 	})
 	seen := map[string]bool{}
 	for _, c := range Constants() {
