@@ -12,6 +12,7 @@ import (
 	"runtime"
 	"runtime/debug"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"unsafe"
 
@@ -192,8 +193,9 @@ func (c *call) checkBackend(b uint32) (core.Backend, error) {
 // results are still complete (unresolved addresses say so).
 func isGone(err error) bool { return errors.Is(err, core.ErrProcessGone) }
 
-// probeSink keeps probeArray's loads from being optimized away.
-var probeSink byte
+// probeSink keeps probeArray's loads from being optimized away; atomic
+// because every thread's calls store into it.
+var probeSink atomic.Uint32
 
 // probeArray touches every page of the caller's array [p, p+size) (reads,
 // and writes back when write is set) so that an array that is not real
@@ -220,5 +222,5 @@ func probeArray(p unsafe.Pointer, size uintptr, write bool) {
 			break
 		}
 	}
-	probeSink ^= acc
+	probeSink.Store(uint32(acc))
 }
