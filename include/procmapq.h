@@ -80,11 +80,13 @@
  * --------------------
  * libprocmapq is written in Go and built as a C shared library: loading it
  * starts a Go runtime inside your process. That means:
- *   - Load cost: dlopen plus the first call take about 6-8 ms; the process
- *     gains about 2.6 MiB RSS, about 1.5 GiB of reserved (not committed)
- *     virtual memory and about 5 threads (with GOMAXPROCS=2).
- *   - The first call on each thread costs 10-35 us (the thread is attached
- *     to the runtime); later calls cost about 55 ns plus the work. Call
+ *   - Load cost: dlopen plus the first call take about 2 ms; the process
+ *     gains about 3.3 MiB RSS, about 1.5 GiB of reserved (not committed)
+ *     virtual memory and 5 threads (measured by `make bench` on a 2-core
+ *     VM with GOMAXPROCS=2).
+ *   - The first call on each thread costs a few microseconds (the thread is
+ *     attached to the runtime; 4 us there, 10-35 us reported elsewhere);
+ *     later calls cost about 100-150 ns plus the work. Call
  *     procmapq_supports_procmap_query() once on each long-lived thread to
  *     warm it up, and batch addresses: one call per batch, not per address.
  *   - Signal handlers installed after loading must use SA_ONSTACK and use
