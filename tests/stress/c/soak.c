@@ -9,10 +9,13 @@
  * enumeration instead) while the main thread runs OPEN_CLOSE_CYCLES cycles
  * of open by pid, open_fd and open_text, a query on each, and close.
  * A warm-up of 5% more (at least 100,000 calls and 5,000 cycles) comes
- * first; the figures compare the end with the end of the warm-up: RSS growth must stay below 1 MiB, open fds and live handles
- * (opened minus closed) must return to their values after the warm-up, the
+ * first; the figures compare the measured phase with the warm-up: the RSS
+ * peak of its last 20% may exceed the warm-up's peak by less than 1 MiB
+ * (end-to-end growth is printed too); open fds and live handles (opened
+ * minus closed) must come back to their values after the warm-up; the
  * thread count must end within 2 of its peak during the warm-up (the Go
- * runtime keeps idle threads parked; a leak grows with the work). Prints a FIGURE line. Exit 0 pass, 1 fail, 2 setup error.
+ * runtime keeps idle threads parked; a leak grows with the work). Prints a
+ * FIGURE line. Exit 0 pass, 1 fail, 2 setup error.
  */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -33,6 +36,8 @@
 static pid_t target;
 static long queries_per_thread;
 static atomic_long failures, calls, live_handles, threads_max;
+/* RSS peak over the cycles from rss_from on (sampled with the threads). */
+static long rss_from, rss_peak;
 static char *target_text;
 static size_t target_text_len;
 static uint64_t target_addrs[8];
@@ -139,7 +144,8 @@ static void open_close_cycle(long i)
 
 /* run_phase opens a shared handle, runs QUERIES calls on THREADS threads
  * and cycles [from, to) on this thread meanwhile, then closes the handle.
- * It samples the thread count every 100 cycles into threads_max. */
+ * It samples the thread count every 100 cycles into threads_max, and the
+ * RSS into rss_peak from cycle rss_from on. */
 static void run_phase(long queries, long from, long to, int threads)
 {
 	struct procmapq *h;
@@ -159,6 +165,9 @@ static void run_phase(long queries, long from, long to, int threads)
 			long n = status_field("Threads");
 			if (n > atomic_load(&threads_max))
 				atomic_store(&threads_max, n);
+			long rss = status_field("VmRSS");
+			if (i >= rss_from && rss > rss_peak)
+				rss_peak = rss;
 		}
 	}
 	for (int i = 0; i < threads; i++)
@@ -217,6 +226,9 @@ int main(int argc, char **argv)
 	long warm_queries = queries / 20 > 100000 ? queries / 20 : 100000;
 	run_phase(warm_queries, 0, warm_cycles, threads);
 	long rss_warm = status_field("VmRSS"), threads_warm = status_field("Threads");
+	long rss_warm_peak = rss_peak > rss_warm ? rss_peak : rss_warm;
+	rss_peak = 0;
+	rss_from = warm_cycles + cycles - cycles / 5; /* the last 20% */
 	long threads_warm_max = atomic_load(&threads_max) > threads_warm ? atomic_load(&threads_max) : threads_warm;
 	atomic_store(&threads_max, 0);
 	int fds_warm = count_fds();
@@ -232,17 +244,24 @@ int main(int argc, char **argv)
 	kill(target, SIGKILL);
 	waitpid(target, NULL, 0);
 
+	/* RSS moves with the Go heap's collection cycle by a MiB or two either
+	 * way: the criterion compares peaks, the warm-up's with the last 20%'s,
+	 * which a leak raises and the cycle does not. */
 	long growth = rss_end - rss_warm;
+	long rss_end_peak = rss_peak > rss_end ? rss_peak : rss_end;
+	long peak_growth = rss_end_peak - rss_warm_peak;
 	printf("FIGURE soak-cabi: calls=%ld (warm-up included; queries+enumerations, 8 addresses per query) open_close_cycles=%ld (measured) "
-	       "threads=%d seconds=%.1f rss_warm_kib=%ld rss_end_kib=%ld growth_kib=%ld fds_at_load=%d fds_warm=%d "
+	       "threads=%d seconds=%.1f rss_warm_kib=%ld rss_end_kib=%ld growth_kib=%ld rss_warm_peak_kib=%ld "
+	       "rss_last20pct_peak_kib=%ld peak_growth_kib=%ld fds_at_load=%d fds_warm=%d "
 	       "fds_end=%d live_handles_end=%ld os_threads_warm=%ld os_threads_warm_max=%ld os_threads_max=%ld "
 	       "os_threads_end=%ld failures=%ld\n",
-	       atomic_load(&calls), cycles, threads, elapsed, rss_warm, rss_end, growth, fds_load, fds_warm, fds_end,
+	       atomic_load(&calls), cycles, threads, elapsed, rss_warm, rss_end, growth, rss_warm_peak, rss_end_peak,
+	       peak_growth, fds_load, fds_warm, fds_end,
 	       atomic_load(&live_handles), threads_warm, threads_warm_max, atomic_load(&threads_max), threads_end,
 	       atomic_load(&failures));
 	int bad = atomic_load(&failures) != 0;
-	if (growth >= 1024) {
-		fprintf(stderr, "FAIL RSS grew %ld KiB after warm-up (limit 1024)\n", growth);
+	if (peak_growth >= 1024) {
+		fprintf(stderr, "FAIL RSS peak grew %ld KiB after warm-up (limit 1024)\n", peak_growth);
 		bad = 1;
 	}
 	if (fds_end != fds_warm || atomic_load(&live_handles) != 0) {
