@@ -421,8 +421,9 @@ func TestFallbackProbeForcedOff(t *testing.T) {
 	}
 	defer h.Close()
 	var res Result
-	if err := h.Enumerate(&Options{Backend: BackendIoctl}, &res); !errors.Is(err, ErrNotSupported) || Errno(err) != syscall.ENOTTY {
-		t.Errorf("ioctl enumerate: %v, want ErrNotSupported", err)
+	if err := h.Enumerate(&Options{Backend: BackendIoctl}, &res); !errors.Is(err, ErrNotSupported) || Errno(err) != syscall.ENOTTY ||
+		!strings.Contains(err.Error(), "PROCMAPQ_FORCE_PROBE=0") {
+		t.Errorf("ioctl enumerate: %v, want ErrNotSupported saying the probe was forced off", err)
 	}
 	for _, o := range []*Options{nil, {BuildIDs: true}, {Filter: Filter{Perms: PermExec}}} {
 		if err := h.Enumerate(o, &res); err != nil || res.Strategy != StrategyText {

@@ -184,7 +184,7 @@ func OpenFD(fd int, opts *OpenOptions) (*Handle, error) {
 	if ok, _ := SupportsProcmapQuery(); ok {
 		// Every maps fd answers the ioctl on such a kernel; smaps, status
 		// and the like answer ENOTTY, pagemap EINVAL.
-		if works, err := probeFD(nfd); !works || err != nil {
+		if works, _, err := probeFD(nfd); !works || err != nil {
 			unix.Close(nfd)
 			return nil, &Error{Op: "open fd", Pid: pid, Err: errors.Join(ErrInvalidArgument, errors.New("not a maps file (PROCMAP_QUERY refused)"))}
 		}

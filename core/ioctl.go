@@ -1,6 +1,7 @@
 package core
 
 import (
+	"fmt"
 	"os"
 	"runtime"
 	"structs"
@@ -136,6 +137,7 @@ var probeState struct {
 	mu        sync.Mutex
 	done      bool
 	supported bool
+	why       syscall.Errno // what the probe got when unsupported; 0 if forced off
 }
 
 // probeOverride lets tests force the probe result ("0" or "1") through the
@@ -162,12 +164,30 @@ func SupportsProcmapQuery() (bool, error) {
 		return false, &Error{Op: "probe", Pid: -1, Path: "/proc/self/maps", Err: classifyErrno(err.(syscall.Errno))}
 	}
 	defer unix.Close(fd)
-	ok, err := probeFD(fd)
+	ok, why, err := probeFD(fd)
 	if err != nil {
 		return false, err
 	}
-	probeState.done, probeState.supported = true, ok
+	probeState.done, probeState.supported, probeState.why = true, ok, why
 	return ok, nil
+}
+
+// notSupported is the error for a call that needs PROCMAP_QUERY where the
+// probe said no: it says why, since a sandbox that blocks the ioctl is not
+// an old kernel.
+func notSupported() error {
+	probeState.mu.Lock()
+	why := probeState.why
+	probeState.mu.Unlock()
+	switch {
+	case why == syscall.ENOTTY:
+		return ErrNotSupported
+	case why != 0:
+		return fmt.Errorf("%w: the ioctl is blocked here (%v), e.g. by a seccomp filter", ErrNotSupported, why)
+	case probeOverride == "0":
+		return fmt.Errorf("%w: forced off by PROCMAPQ_FORCE_PROBE=0", ErrNotSupported)
+	}
+	return ErrNotSupported
 }
 
 // probeFD tells whether fd answers PROCMAP_QUERY: ENOTTY means no; success,
@@ -175,14 +195,14 @@ func SupportsProcmapQuery() (bool, error) {
 // and ENOSYS also mean no: the kernel never returns them for this ioctl on
 // our own maps file, so they come from a sandbox (seccomp, LSM) that will
 // refuse every later call as well; the text backend must answer instead.
-func probeFD(fd int) (bool, error) {
+func probeFD(fd int) (works bool, why syscall.Errno, err error) {
 	q := procmapQuery{Size: procmapQuerySize, QueryFlags: pmqCoveringOrNext}
 	_, _, e := unix.Syscall(unix.SYS_IOCTL, uintptr(fd), procmapQueryRequest, uintptr(unsafe.Pointer(&q)))
 	switch e {
 	case 0, syscall.ENOENT, syscall.ESRCH:
-		return true, nil
+		return true, 0, nil
 	case syscall.ENOTTY, syscall.EPERM, syscall.EACCES, syscall.ENOSYS:
-		return false, nil
+		return false, e, nil
 	}
-	return false, &Error{Op: "probe", Pid: -1, Err: classifyErrno(e)}
+	return false, 0, &Error{Op: "probe", Pid: -1, Err: classifyErrno(e)}
 }

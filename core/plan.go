@@ -142,7 +142,7 @@ func (h *Handle) chooseQuery(pairs []addrIndex, o *Options) (Strategy, error) {
 			if _, err := SupportsProcmapQuery(); err != nil {
 				return 0, err
 			}
-			return 0, ErrNotSupported
+			return 0, notSupported()
 		}
 		return StrategyPointIoctl, nil
 	}
@@ -207,7 +207,7 @@ func (h *Handle) chooseEnum(o *Options) (Strategy, error) {
 			if _, err := SupportsProcmapQuery(); err != nil {
 				return 0, err
 			}
-			return 0, ErrNotSupported
+			return 0, notSupported()
 		}
 		return StrategyIoctlWalk, nil
 	}

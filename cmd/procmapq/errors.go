@@ -28,7 +28,9 @@ func describe(err error) string {
 		}
 		return fmt.Sprintf("%s: permission denied reading %s (another user's mappings need root or CAP_SYS_PTRACE)", who, path)
 	case errors.Is(err, core.ErrNotSupported):
-		return who + ": " + notSupportedMsg + "; use --backend auto or --backend text"
+		// core's text says why: an old kernel, a sandbox blocking the
+		// ioctl, or PROCMAPQ_FORCE_PROBE=0.
+		return who + ": " + ce.Err.Error() + "; use --backend auto or --backend text"
 	case errors.Is(err, core.ErrProcessGone):
 		return who + ": the process has no mappings to read: it exited or exec'd (zombies and kernel threads have none)"
 	case errors.Is(err, core.ErrPidReused):
