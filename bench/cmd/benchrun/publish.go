@@ -44,7 +44,7 @@ func publish(root string, rep *report, svg string) error {
 		return err
 	}
 	section := readmeBegin + "\n\n" + howToRun + "\n![time per call against VMAs](bench/results.svg)\n\n" +
-		rep.summaryMarkdown() + "\nauto against the best fixed backend per workload, and every workload's full table (IQR, ratio to the best text contender, cold calls, strategy, allocations): [bench/RESULTS.md](bench/RESULTS.md).\n\n" + readmeEnd
+		rep.summaryMarkdown() + rep.autoMarkdown() + "\nEvery workload's full table (IQR, ratio to the best text contender, cold calls, strategy, allocations): [bench/RESULTS.md](bench/RESULTS.md).\n\n" + readmeEnd
 	i := bytes.Index(old, []byte(readmeBegin))
 	j := bytes.Index(old, []byte(readmeEnd))
 	var out []byte
