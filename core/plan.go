@@ -132,22 +132,33 @@ const (
 	gateEnd   = 0xffffffffff601000
 )
 
-// chooseQuery picks the strategy for a sorted batch.
-func (h *Handle) chooseQuery(pairs []addrIndex, o *Options) (Strategy, error) {
-	switch o.Backend {
+// fixedChoice settles the strategy when there is nothing to plan: a forced
+// backend (ioctl means ioctlStrategy, or an error saying why it is not
+// available), or auto where the ioctl cannot be used. fixed is false when
+// the planner must choose.
+func (h *Handle) fixedChoice(b Backend, ioctlStrategy Strategy) (s Strategy, fixed bool, err error) {
+	switch b {
 	case BackendText:
-		return StrategyText, nil
+		return StrategyText, true, nil
 	case BackendIoctl:
-		if !h.ioctlUsable() {
-			if _, err := SupportsProcmapQuery(); err != nil {
-				return 0, err
-			}
-			return 0, notSupported()
+		if h.ioctlUsable() {
+			return ioctlStrategy, true, nil
 		}
-		return StrategyPointIoctl, nil
+		if _, err := SupportsProcmapQuery(); err != nil {
+			return 0, true, err
+		}
+		return 0, true, notSupported()
 	}
 	if !h.ioctlUsable() {
-		return StrategyText, nil
+		return StrategyText, true, nil
+	}
+	return 0, false, nil
+}
+
+// chooseQuery picks the strategy for a sorted batch.
+func (h *Handle) chooseQuery(pairs []addrIndex, o *Options) (Strategy, error) {
+	if s, fixed, err := h.fixedChoice(o.Backend, StrategyPointIoctl); fixed {
+		return s, err
 	}
 	// Only the text shows the gate VMA: a batch touching it goes to text
 	// until a text read has told the handle whether the target has one, so
@@ -199,20 +210,8 @@ func (p *planner) noteQuery(touched, n int) {
 
 // chooseEnum picks the strategy for an enumeration.
 func (h *Handle) chooseEnum(o *Options) (Strategy, error) {
-	switch o.Backend {
-	case BackendText:
-		return StrategyText, nil
-	case BackendIoctl:
-		if !h.ioctlUsable() {
-			if _, err := SupportsProcmapQuery(); err != nil {
-				return 0, err
-			}
-			return 0, notSupported()
-		}
-		return StrategyIoctlWalk, nil
-	}
-	if !h.ioctlUsable() {
-		return StrategyText, nil
+	if s, fixed, err := h.fixedChoice(o.Backend, StrategyIoctlWalk); fixed {
+		return s, err
 	}
 	if o.BuildIDs {
 		return StrategyIoctlWalk, nil
