@@ -65,6 +65,10 @@ func ewma(v *atomic.Int64, obs int64) {
 		return
 	}
 	old := v.Load()
+	if old <= 0 {
+		v.Store(obs)
+		return
+	}
 	obs = min(max(obs, old/2), 2*old)
 	v.Store(old + (obs-old)/4)
 }
@@ -105,7 +109,7 @@ func (p *planner) textCost() int64 {
 // call explores, see chooseQuery).
 func (p *planner) shouldSwitch(ioctls int) bool {
 	t := p.textCost()
-	return t >= 0 && int64(ioctls)*calib.ioctlNs.Load() >= t
+	return t >= 0 && ioctls > 0 && int64(ioctls)*calib.ioctlNs.Load() >= t
 }
 
 // recheckEvery is how often a history-based choice of text is overruled to
@@ -118,7 +122,9 @@ const recheckEvery = 64
 const exploreIoctls = 64
 
 func (p *planner) noteIoctls(n int, d time.Duration) {
-	ewma(&calib.ioctlNs, int64(d)/int64(n))
+	if n > 0 {
+		ewma(&calib.ioctlNs, int64(d)/int64(n))
+	}
 }
 
 func (p *planner) noteText(lines, bytes int, d time.Duration) {
@@ -160,21 +166,28 @@ func (h *Handle) chooseQuery(pairs []addrIndex, o *Options) (Strategy, error) {
 	if s, fixed, err := h.fixedChoice(o.Backend, StrategyPointIoctl); fixed {
 		return s, err
 	}
+	calibrate()
 	// Only the text shows the gate VMA: a batch touching it goes to text
 	// until a text read has told the handle whether the target has one, so
-	// that auto answers exactly like the text backend.
+	// that auto answers exactly like the text backend. Build IDs come only
+	// from the ioctl: then the text is read just to learn the gate.
 	last := pairs[len(pairs)-1].addr
 	if last >= gateStart && !h.gateKnown {
 		for _, p := range pairs {
 			if p.addr >= gateStart && p.addr < gateEnd {
-				return StrategyText, nil
+				if !o.BuildIDs {
+					return StrategyText, nil
+				}
+				if _, err := h.readText("query"); err != nil {
+					return 0, err
+				}
+				break
 			}
 		}
 	}
 	if o.BuildIDs {
 		return StrategyPointIoctl, nil
 	}
-	calibrate()
 	n := len(pairs) // batches of one shape repeat their duplicates alike
 	lo, hi := pairs[0].addr, last
 	p := &h.plan
@@ -213,10 +226,15 @@ func (h *Handle) chooseEnum(o *Options) (Strategy, error) {
 	if s, fixed, err := h.fixedChoice(o.Backend, StrategyIoctlWalk); fixed {
 		return s, err
 	}
+	calibrate()
 	if o.BuildIDs {
+		if !h.gateKnown { // learn the gate, which the walk cannot see
+			if _, err := h.readText("enumerate"); err != nil {
+				return 0, err
+			}
+		}
 		return StrategyIoctlWalk, nil
 	}
-	calibrate()
 	p := &h.plan
 	if o.Filter == (Filter{}) || !h.gateKnown {
 		// A full dump costs one ioctl per VMA, several times a text line.

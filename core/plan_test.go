@@ -1,7 +1,9 @@
 package core
 
 import (
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/libprocmapq/libprocmapq/internal/testtarget"
 )
@@ -206,4 +208,63 @@ func TestPlannerExecutableEnumerationWalksTheKernel(t *testing.T) {
 		t.Fatalf("query with a gate address on a handle that knows the gate: strategy %v, want point ioctls", auto.Strategy)
 	}
 	sameAnswers(t, "auto vs text with a gate address", &auto, &text)
+}
+
+func TestPlannerBuildIDsStayWithTheIoctl(t *testing.T) {
+	requireIoctl(t)
+	tg := testtarget.Start(t, testtarget.Options{VMAs: 3000, Modules: 3})
+	h, err := Open(tg.Pid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	// Thousands of distinct VMAs would make auto switch to text, and a gate
+	// address would send a new handle to text: with build IDs asked, auto
+	// must stay with the ioctl, the only source of build IDs.
+	addrs := oneAddressPerVMA(t, h, 2500, func(*VMA) bool { return true })
+	fresh, err := Open(tg.Pid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fresh.Close()
+	addrs = append(addrs, gateStart+0x400)
+	var auto, ioctl, text Result
+	if err := fresh.Query(addrs, &Options{BuildIDs: true}, &auto); err != nil {
+		t.Fatal(err)
+	}
+	if auto.Strategy != StrategyPointIoctl {
+		t.Fatalf("auto with build IDs: strategy %v, want point ioctls", auto.Strategy)
+	}
+	if err := h.Query(addrs, &Options{Backend: BackendIoctl, BuildIDs: true}, &ioctl); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.Query(addrs, &Options{Backend: BackendText}, &text); err != nil {
+		t.Fatal(err)
+	}
+	sameAnswers(t, "auto with build IDs vs text", &auto, &text)
+	for i := range addrs[:len(addrs)-1] { // the gate VMA aside, which the ioctl never shows
+		a, _ := auto.Found(i)
+		b, _ := ioctl.Found(i)
+		if (a == nil) != (b == nil) || (a != nil && string(a.BuildID) != string(b.BuildID)) {
+			t.Fatalf("address %#x: auto build ID %x, ioctl %x", addrs[i], a.BuildID, b.BuildID)
+		}
+	}
+}
+
+func TestPlannerCostsNeverStickAtZero(t *testing.T) {
+	var v atomic.Int64
+	ewma(&v, 1000)
+	if v.Load() != 1000 {
+		t.Fatalf("ewma from zero: %d, want the first observation", v.Load())
+	}
+	ewma(&v, 1_000_000) // one stall moves it by at most 25%
+	if got := v.Load(); got != 1250 {
+		t.Fatalf("ewma after a 1000x outlier: %d, want 1250", got)
+	}
+	var p planner
+	p.noteIoctls(0, time.Millisecond) // must not divide by zero
+	p.vmaCount = 1
+	if p.shouldSwitch(0) {
+		t.Fatal("shouldSwitch before any ioctl")
+	}
 }

@@ -296,6 +296,9 @@ func markGone(pairs []addrIndex, from int, res *Result) {
 // switches to text once the ioctls spent and those still expected would pay
 // for a whole text read.
 func (h *Handle) resolveIoctl(pairs []addrIndex, o *Options, res *Result, adaptive bool) error {
+	// Never switch to text mid-batch when build IDs are asked: only the
+	// ioctl has them.
+	mayTextSwitch := adaptive && !o.BuildIDs
 	b := h.buffers()
 	res.Strategy = StrategyPointIoctl
 	// cur is the last VMA the kernel returned; curIdx its table index (-1
@@ -344,7 +347,7 @@ func (h *Handle) resolveIoctl(pairs []addrIndex, o *Options, res *Result, adapti
 			res.Lookups[pairs[i].idx] = Lookup{VMA: -1, Reason: ReasonUnmapped}
 			continue
 		}
-		if adaptive && h.plan.shouldSwitch(ioctls) {
+		if mayTextSwitch && h.plan.shouldSwitch(ioctls) {
 			h.plan.noteIoctls(ioctls, time.Since(start))
 			res.Strategy = StrategyIoctlThenText
 			res.Syscalls += ioctls
