@@ -63,14 +63,10 @@ func sameAnswers(t *testing.T, what string, a, b *Result) {
 func TestPlannerFewAddressesInHugeProcessUseIoctl(t *testing.T) {
 	requireIoctl(t)
 	tg := testtarget.Start(t, testtarget.Options{VMAs: 20000, Modules: 10})
-	h, err := Open(tg.Pid)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer h.Close()
+	h := mustOpen(t, tg.Pid)
 	var addrs []uint64
 	for i := range 10 {
-		m, _ := tg.Mapping("module-" + string(rune('0'+i)) + "-text")
+		m := mapping(t, tg, "module-"+string(rune('0'+i))+"-text")
 		addrs = append(addrs, m.Start, m.Start+100, m.End-1)
 	}
 	var auto, text Result
@@ -95,11 +91,7 @@ func TestPlannerFewAddressesInHugeProcessUseIoctl(t *testing.T) {
 func TestPlannerThousandsOfDistinctVMAsUseText(t *testing.T) {
 	requireIoctl(t)
 	tg := testtarget.Start(t, testtarget.Options{VMAs: 3000})
-	h, err := Open(tg.Pid)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer h.Close()
+	h := mustOpen(t, tg.Pid)
 	addrs := oneAddressPerVMA(t, h, 2500, func(*VMA) bool { return true })
 	var auto, text, ioctl Result
 	// The first call may start with ioctls (ski rental) and switch; once
@@ -127,11 +119,7 @@ func TestPlannerThousandsOfDistinctVMAsUseText(t *testing.T) {
 func TestPlannerSkiRentalBoundsIoctlsSpent(t *testing.T) {
 	requireIoctl(t)
 	tg := testtarget.Start(t, testtarget.Options{VMAs: 3000})
-	h, err := Open(tg.Pid)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer h.Close()
+	h := mustOpen(t, tg.Pid)
 	addrs := oneAddressPerVMA(t, h, 2500, func(*VMA) bool { return true })
 	var r Result
 	if err := h.Enumerate(&Options{Backend: BackendText}, &r); err != nil { // learn the VMA count
@@ -158,11 +146,7 @@ func TestPlannerSkiRentalBoundsIoctlsSpent(t *testing.T) {
 func TestPlannerExecutableEnumerationWalksTheKernel(t *testing.T) {
 	requireIoctl(t)
 	tg := testtarget.Start(t, testtarget.Options{VMAs: 2000, Modules: 5})
-	h, err := Open(tg.Pid)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer h.Close()
+	h := mustOpen(t, tg.Pid)
 	exec := &Options{Filter: Filter{Perms: PermExec}}
 	var auto, text Result
 	// The first auto call on a handle reads the text (it learns the VMA
@@ -213,20 +197,12 @@ func TestPlannerExecutableEnumerationWalksTheKernel(t *testing.T) {
 func TestPlannerBuildIDsStayWithTheIoctl(t *testing.T) {
 	requireIoctl(t)
 	tg := testtarget.Start(t, testtarget.Options{VMAs: 3000, Modules: 3})
-	h, err := Open(tg.Pid)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer h.Close()
+	h := mustOpen(t, tg.Pid)
 	// Thousands of distinct VMAs would make auto switch to text, and a gate
 	// address would send a new handle to text: with build IDs asked, auto
 	// must stay with the ioctl, the only source of build IDs.
 	addrs := oneAddressPerVMA(t, h, 2500, func(*VMA) bool { return true })
-	fresh, err := Open(tg.Pid)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer fresh.Close()
+	fresh := mustOpen(t, tg.Pid)
 	addrs = append(addrs, gateStart+0x400)
 	var auto, ioctl, text Result
 	if err := fresh.Query(addrs, &Options{BuildIDs: true}, &auto); err != nil {
