@@ -1,7 +1,6 @@
 package core
 
 import (
-	"bufio"
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
@@ -15,6 +14,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/libprocmapq/libprocmapq/internal/testtarget"
 )
 
 // Real ELF fixtures for the normalization tests: shared objects built with
@@ -247,22 +248,12 @@ func startLoader(tb testing.TB, f *elfFixtures, wrap []string, libs ...string) *
 		argv = append([]string(nil), wrap...)
 		argv[len(argv)-1] += "exec " + strings.Join(quoted, " ")
 	}
-	cmd := exec.Command(argv[0], argv[1:]...)
-	cmd.Stderr = os.Stderr
-	stdin, err := cmd.StdinPipe()
+	cmd, stdin, sc, err := testtarget.Spawn(argv...)
 	if err != nil {
-		tb.Fatal(err)
-	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		tb.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
 		tb.Fatal(err)
 	}
 	p := &loaderProc{addrs: map[string]uint64{}, cmd: cmd, stdin: stdin}
 	tb.Cleanup(p.stop)
-	sc := bufio.NewScanner(stdout)
 	for sc.Scan() {
 		fl := strings.Fields(sc.Text())
 		switch {
@@ -271,7 +262,10 @@ func startLoader(tb testing.TB, f *elfFixtures, wrap []string, libs ...string) *
 			p.addrs["lib"+fl[1]] = a
 		case len(fl) == 2 && fl[0] == "ready":
 			p.pid, _ = strconv.Atoi(fl[1])
-			go io.Copy(io.Discard, stdout)
+			go func() { // drain, so the loader never blocks writing
+				for sc.Scan() {
+				}
+			}()
 			return p
 		case len(fl) == 2:
 			a, _ := strconv.ParseUint(fl[1], 16, 64)

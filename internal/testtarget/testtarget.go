@@ -151,21 +151,12 @@ func StartProcess(opts Options) (*Target, error) {
 	if opts.Dir != "" {
 		args = append(args, "-d", opts.Dir)
 	}
-	cmd := exec.Command(bin, args...)
-	cmd.Stderr = os.Stderr
-	stdin, err := cmd.StdinPipe()
+	cmd, stdin, stdout, err := Spawn(append([]string{bin}, args...)...)
 	if err != nil {
-		return nil, err
-	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		return nil, err
-	}
-	if err := cmd.Start(); err != nil {
 		return nil, err
 	}
 	t := &Target{Pid: cmd.Process.Pid, MapsFD: -1, cmd: cmd, stdin: stdin}
-	sc := bufio.NewScanner(stdout)
+	sc := stdout
 	for sc.Scan() {
 		f := strings.Fields(sc.Text())
 		switch {
@@ -200,6 +191,27 @@ func StartProcess(opts Options) (*Target, error) {
 	}
 	t.Stop()
 	return nil, fmt.Errorf("target exited before it was ready: %v", cmd.Wait())
+}
+
+// Spawn starts argv with pipes to its stdin and from its stdout (its
+// stderr is ours): the shape of every helper process the tests talk to.
+// The caller owns the process (Wait, or Kill then Wait).
+func Spawn(argv ...string) (*exec.Cmd, io.WriteCloser, *bufio.Scanner, error) {
+	cmd := exec.Command(argv[0], argv[1:]...)
+	cmd.Stderr = os.Stderr
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		stdin.Close()
+		return nil, nil, nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, nil, nil, err
+	}
+	return cmd, stdin, bufio.NewScanner(stdout), nil
 }
 
 // Mapping returns the mapping with that label, or false.

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/libprocmapq/libprocmapq/internal/testtarget"
 )
 
 // untouchedMapping is a mapping the mutator made once and never changes.
@@ -45,20 +47,11 @@ var anonChurnPerms = []string{"---p", "r--p", "rw-p", "r-xp", "rwxp"}
 // start churning. It is stopped when the test ends.
 func startMutator(tb testing.TB, threads, sleepUs int) *mutator {
 	tb.Helper()
-	cmd := exec.Command(cProgram(tb, "mutator"), "-t", strconv.Itoa(threads), "-s", strconv.Itoa(sleepUs))
-	cmd.Stderr = os.Stderr
-	stdin, err := cmd.StdinPipe()
+	cmd, stdin, stdout, err := testtarget.Spawn(cProgram(tb, "mutator"), "-t", strconv.Itoa(threads), "-s", strconv.Itoa(sleepUs))
 	if err != nil {
 		tb.Fatal(err)
 	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		tb.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		tb.Fatal(err)
-	}
-	m := &mutator{Pid: cmd.Process.Pid, cmd: cmd, stdin: stdin, stdout: bufio.NewScanner(stdout),
+	m := &mutator{Pid: cmd.Process.Pid, cmd: cmd, stdin: stdin, stdout: stdout,
 		baseline: map[string]bool{}, churnPairs: map[string]bool{}}
 	tb.Cleanup(func() { m.stop(tb) })
 	for _, p := range anonChurnPerms {
