@@ -1,6 +1,7 @@
 package core
 
 import (
+	"bytes"
 	"cmp"
 	"errors"
 	"slices"
@@ -471,15 +472,7 @@ func (h *Handle) resolveText(pairs []addrIndex, from int, o *Options, res *Resul
 	return nil
 }
 
-func countLines(b []byte) int {
-	n := 0
-	for _, c := range b {
-		if c == '\n' {
-			n++
-		}
-	}
-	return n
-}
+func countLines(b []byte) int { return bytes.Count(b, []byte{'\n'}) }
 
 // resolveSnapshot answers from a text handle's parsed snapshot.
 func (h *Handle) resolveSnapshot(pairs []addrIndex, o *Options, res *Result) {

@@ -85,7 +85,7 @@
  *     virtual memory and 5 threads (measured by `make bench` on a 2-core
  *     VM with GOMAXPROCS=2).
  *   - The first call on each thread costs a few microseconds (the thread is
- *     attached to the runtime; 4 us there, 10-35 us reported elsewhere);
+ *     attached to the runtime; 4-9 us there, 10-35 us reported elsewhere);
  *     later calls cost about 100-150 ns plus the work. Call
  *     procmapq_supports_procmap_query() once on each long-lived thread to
  *     warm it up, and batch addresses: one call per batch, not per address.
