@@ -6,7 +6,9 @@
 #                       threads (and under seccomp without PROCMAP_QUERY:
 #                       ENOTTY, EPERM, ENOSYS), targets killed or exec'ing
 #                       mid-batch, a small soak (200k calls,
-#                       5k open/close cycles), the fuzz corpus replayed.
+#                       5k open/close cycles, and the same with a leak of
+#                       32 bytes per call, which must fail), the fuzz
+#                       corpus replayed.
 #                       The Go tests of tests/stress run in `go test ./...`.
 #   make stress-all     (part of make stress, several minutes) the Go suite
 #                       in long mode (PROCMAPQ_STRESS=1), 60 s of C-ABI
@@ -78,6 +80,10 @@ test-stress: lib $(STRESS_BINS)
 		$(STRESS_OUT)/noprocmapq $$e $(STRESS_OUT)/cabi_hostile 2>/dev/null || exit 1; \
 	done
 	$(Q)$(STRESS_OUT)/soak 200000 5000
+	@echo "soak negative control: 32 bytes leaked per call must fail the RSS check"
+	$(Q)if PMQ_SOAK_LEAK_BYTES=32 $(STRESS_OUT)/soak 200000 5000 2>$(STRESS_OUT)/soak-leak.err >/dev/null; then \
+		echo "FAIL the soak passed with a leak of 32 bytes per call" >&2; exit 1; fi; \
+	grep '^FAIL RSS grew' $(STRESS_OUT)/soak-leak.err || { cat $(STRESS_OUT)/soak-leak.err >&2; exit 1; }
 	$(Q)$(STRESS_OUT)/fuzz_cabi_replay $(STRESS_CORPUS)/* $(wildcard $(STRESS_FOUND)/*)
 
 stress-go:
