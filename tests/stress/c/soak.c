@@ -16,7 +16,7 @@
  * a MiB or so that come and go. So the growth checked is the floor of the
  * last fifth of the phase (its lowest sample, or the RSS at the end if
  * lower) minus the mean of its first fifth: it must stay under 2 MiB
- * (unloaded runs print -650..+600 KiB, a run beside two busy loops up to
+ * (20 unloaded runs printed -824..+269 KiB; 6 beside two busy loops up to
  * +610 KiB).
  * Peaks, means and end-to-end growth are printed too. With
  * PMQ_SOAK_LEAK_BYTES=N the program leaks N bytes per call itself, the
