@@ -98,7 +98,7 @@ func (h *Handle) enumWalk(o *Options, res *Result, adaptive bool) error {
 	res.Strategy = StrategyIoctlWalk
 	flags := pmqCoveringOrNext | o.Filter.kernelFlags()
 	addr := uint64(0)
-	start := time.Now()
+	clock := h.plan.startClock(adaptive)
 	for {
 		res.Syscalls++
 		en := b.doQuery(h.fd, addr, flags, o.BuildIDs)
@@ -133,7 +133,7 @@ func (h *Handle) enumWalk(o *Options, res *Result, adaptive bool) error {
 	n := len(res.VMAs)
 	if n > 0 {
 		p := &h.plan
-		p.noteIoctls(res.Syscalls, time.Since(start))
+		p.noteIoctls(res.Syscalls, clock)
 		if o.Filter == (Filter{}) {
 			p.vmaCount = n
 			return nil

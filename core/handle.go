@@ -38,7 +38,6 @@ type Handle struct {
 	mu       sync.Mutex
 	kind     handleKind
 	fd       int // maps fd; -1 for text handles and after Close
-	pidfd    int // pidfd of a pid handle, -1 if none
 	pid      int // target pid; -1 when unknown
 	procRoot string
 	closed   bool
@@ -72,9 +71,18 @@ type Handle struct {
 // without it Open returns an error wrapping [ErrPermission]. A pid that does
 // not exist gives [ErrNoProcess].
 //
+// The open file stays bound to the process that had the pid when Open ran:
+// if it exits, queries fail with [ErrProcessGone], never answering for
+// another process that reuses the pid. Open costs one open(2) and Close one
+// close(2), as reading the maps by hand would.
+//
 // Open does not need PROCMAP_QUERY: on kernels older than 6.11 every query
 // uses the text backend.
 func Open(pid int) (*Handle, error) { return OpenWithOptions(pid, nil) }
+
+// selfPid is the calling process's pid, read once: a Go process keeps its
+// pid (the C library refuses calls in a forked child).
+var selfPid = unix.Getpid()
 
 // OpenWithOptions is [Open] with options.
 func OpenWithOptions(pid int, opts *OpenOptions) (*Handle, error) {
@@ -82,39 +90,38 @@ func OpenWithOptions(pid int, opts *OpenOptions) (*Handle, error) {
 		return nil, &Error{Op: "open", Pid: pid, Err: ErrInvalidArgument}
 	}
 	if pid == 0 {
-		pid = os.Getpid()
+		pid = selfPid
 	}
-	h := &Handle{kind: kindPid, fd: -1, pidfd: -1, pid: pid, procRoot: DefaultProcRoot}
+	h := &Handle{kind: kindPid, fd: -1, pid: pid, procRoot: DefaultProcRoot}
 	if opts != nil && opts.ProcRoot != "" {
 		h.procRoot = opts.ProcRoot
 	}
-	if err := h.openPid(); err != nil {
-		// openPid may have opened the pidfd before the maps file failed
-		// (permission, bad proc root): do not leak it.
-		if h.pidfd >= 0 {
-			unix.Close(h.pidfd)
+	path := h.procRoot + "/" + strconv.Itoa(h.pid) + "/maps"
+	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		en := err.(syscall.Errno)
+		if en == syscall.ENOENT {
+			return nil, &Error{Op: "open", Pid: h.pid, Path: path, Err: &errnoError{ErrNoProcess, syscall.ESRCH}}
 		}
-		return nil, err
+		return nil, &Error{Op: "open", Pid: h.pid, Path: path, Err: classifyErrno(en)}
 	}
+	h.fd = fd
+	h.plan.attach(h.pid)
 	return h, nil
 }
 
-// openPid opens (or reopens) the maps file of h.pid. A pidfd pins the
-// identity of the process: the maps file is accepted only if the process the
-// pidfd refers to is still alive after it was opened, so a recycled pid is
-// never attached to.
-func (h *Handle) openPid() error {
-	if h.pidfd < 0 {
-		pfd, err := unix.PidfdOpen(h.pid, 0)
-		switch {
-		case err == nil:
-			h.pidfd = pfd
-		case err == syscall.ESRCH:
-			return &Error{Op: "open", Pid: h.pid, Err: &errnoError{ErrNoProcess, syscall.ESRCH}}
-		default:
-			// No pidfd (old kernel, or seccomp): open without reuse detection.
+// reopenMaps opens the maps file again through the open one's
+// /proc/self/fd link: procfs binds the file to the process (not the pid)
+// that it was opened for, so the new file shows that same process's
+// current address space (after an exec), and the open fails with ESRCH
+// once that process is gone, even if another one now has its pid.
+func (h *Handle) reopenMaps() error {
+	fd, err := unix.Open("/proc/self/fd/"+strconv.Itoa(h.fd), unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		en := err.(syscall.Errno)
+		if en != syscall.ESRCH && en != syscall.ENOENT {
+			return &Error{Op: "reopen", Pid: h.pid, Err: classifyErrno(en)}
 		}
-	} else if !pidfdAlive(h.pidfd) {
 		// Gone for good; say whether another process now has the pid.
 		var st unix.Stat_t
 		if unix.Stat(h.procRoot+"/"+strconv.Itoa(h.pid), &st) == nil {
@@ -122,34 +129,10 @@ func (h *Handle) openPid() error {
 		}
 		return &Error{Op: "reopen", Pid: h.pid, Err: &errnoError{ErrProcessGone, syscall.ESRCH}}
 	}
-	path := h.procRoot + "/" + strconv.Itoa(h.pid) + "/maps"
-	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		en := err.(syscall.Errno)
-		if en == syscall.ENOENT {
-			return &Error{Op: "open", Pid: h.pid, Path: path, Err: &errnoError{ErrNoProcess, syscall.ESRCH}}
-		}
-		return &Error{Op: "open", Pid: h.pid, Path: path, Err: classifyErrno(en)}
-	}
-	if h.pidfd >= 0 && !pidfdAlive(h.pidfd) {
-		unix.Close(fd)
-		return &Error{Op: "open", Pid: h.pid, Path: path, Err: &errnoError{ErrProcessGone, syscall.ESRCH}}
-	}
-	if h.fd >= 0 {
-		unix.Close(h.fd)
-	}
+	unix.Close(h.fd)
 	h.fd, h.gone, h.ioctlState = fd, false, 0
 	h.gateKnown, h.hasGate = false, false // an exec may change the ABI
 	return nil
-}
-
-// pidfdAlive reports whether the process behind pidfd has not been reaped
-// (a zombie still counts: it keeps its pid). EPERM means alive: a caller
-// that may read the target's maps (CAP_SYS_PTRACE, say) may still not be
-// allowed to signal it, and the kernel checks liveness first.
-func pidfdAlive(pidfd int) bool {
-	err := unix.PidfdSendSignal(pidfd, 0, nil, 0)
-	return err == nil || err == syscall.EPERM
 }
 
 // OpenFD opens a handle on a /proc/<pid>/maps file descriptor, typically
@@ -180,7 +163,7 @@ func OpenFD(fd int, opts *OpenOptions) (*Handle, error) {
 	if err != nil {
 		return nil, &Error{Op: "open fd", Pid: pid, Err: classifyErrno(err.(syscall.Errno))}
 	}
-	h := &Handle{kind: kindFD, fd: nfd, pidfd: -1, pid: pid, procRoot: DefaultProcRoot}
+	h := &Handle{kind: kindFD, fd: nfd, pid: pid, procRoot: DefaultProcRoot}
 	if ok, _ := SupportsProcmapQuery(); ok {
 		// Every maps fd answers the ioctl on such a kernel; smaps, status
 		// and the like answer ENOTTY, pagemap EINVAL.
@@ -235,7 +218,7 @@ func OpenText(text []byte) (*Handle, error) {
 				&lineError{i + 1, "VMA not above the previous one"})}
 		}
 	}
-	return &Handle{kind: kindText, fd: -1, pidfd: -1, pid: -1, snapVMAs: vmas, procRoot: DefaultProcRoot}, nil
+	return &Handle{kind: kindText, fd: -1, pid: -1, snapVMAs: vmas, procRoot: DefaultProcRoot}, nil
 }
 
 // Pid returns the target's pid, or -1 when unknown (fd handles opened
@@ -269,11 +252,11 @@ func (h *Handle) Close() error {
 		unix.Close(h.fd)
 		h.fd = -1
 	}
-	if h.pidfd >= 0 {
-		unix.Close(h.pidfd)
-		h.pidfd = -1
+	if !h.gone {
+		h.plan.share()
 	}
-	h.snapVMAs, h.textBuf, h.ioc = nil, nil, nil
+	h.releaseScratch()
+	h.snapVMAs = nil
 	return nil
 }
 
@@ -294,11 +277,7 @@ func (h *Handle) Reopen() error {
 	if h.kind != kindPid {
 		return &Error{Op: "reopen", Pid: h.pid, Err: errors.Join(ErrInvalidArgument, errors.New("only pid handles can be reopened"))}
 	}
-	if h.pidfd < 0 && h.fd >= 0 {
-		// Without a pidfd a recycled pid cannot be told apart: refuse.
-		return &Error{Op: "reopen", Pid: h.pid, Err: errors.Join(ErrNotSupported, errors.New("no pidfd to detect pid reuse"))}
-	}
-	return h.openPid()
+	return h.reopenMaps()
 }
 
 // errNilHandle is returned by the methods of a nil *Handle (a caller bug,
@@ -328,7 +307,7 @@ func (h *Handle) readText(op string) ([]byte, error) {
 	if h.gone {
 		return nil, h.goneError(op)
 	}
-	buf, reads, en := readAll(h.fd, h.textBuf)
+	buf, reads, en := readAll(h.fd, h.textScratch())
 	h.textBuf, h.reads = buf, reads
 	if en != 0 {
 		if en == syscall.ESRCH {
@@ -374,7 +353,40 @@ func (h *Handle) ioctlUsable() bool {
 
 func (h *Handle) buffers() *ioctlBuffers {
 	if h.ioc == nil {
-		h.ioc = new(ioctlBuffers)
+		h.ioc = ioctlPool.Get().(*ioctlBuffers)
 	}
 	return h.ioc
+}
+
+// Handles' scratch goes back to pools at Close, so that opening a handle
+// per call (as symbolizers do) does not allocate and clear it each time.
+// Text buffers are pooled only up to maxPooledText: a big one is left to
+// the collector rather than kept after its handle is gone.
+var (
+	ioctlPool = sync.Pool{New: func() any { return new(ioctlBuffers) }}
+	textPool  sync.Pool // *[]byte
+)
+
+const maxPooledText = 1 << 20
+
+func (h *Handle) releaseScratch() {
+	if h.ioc != nil {
+		ioctlPool.Put(h.ioc)
+		h.ioc = nil
+	}
+	if c := cap(h.textBuf); c > 0 && c <= maxPooledText {
+		b := h.textBuf[:0]
+		textPool.Put(&b)
+	}
+	h.textBuf = nil
+}
+
+// textScratch returns the handle's text buffer, from the pool if it has none.
+func (h *Handle) textScratch() []byte {
+	if h.textBuf == nil {
+		if p, ok := textPool.Get().(*[]byte); ok {
+			h.textBuf = *p
+		}
+	}
+	return h.textBuf
 }

@@ -6,6 +6,7 @@ import (
 	"runtime"
 	"structs"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"unsafe"
 
@@ -99,9 +100,9 @@ func (b *ioctlBuffers) doQuery(fd int, addr uint64, flags uint64, wantBuildID bo
 	return e
 }
 
-// fill converts the kernel's answer into v, appending name and build ID to
-// arena. It returns the grown arena.
-func (b *ioctlBuffers) fill(v *VMA, arena []byte) []byte {
+// view sets v from the kernel's last answer. Its Name and BuildID alias
+// b's scratch, valid until the next doQuery (see [VMA.intern]).
+func (b *ioctlBuffers) view(v *VMA) {
 	q := &b.q
 	*v = VMA{
 		Start:    q.VMAStart,
@@ -117,23 +118,133 @@ func (b *ioctlBuffers) fill(v *VMA, arena []byte) []byte {
 	case q.NameSize == ^uint32(0):
 		v.Kind, v.Flags = KindFile, FlagNameUnavailable
 	case q.NameSize > 1:
-		n := int(q.NameSize) - 1 // without the NUL
-		off := len(arena)
-		arena = append(arena, b.name[:n]...)
-		v.Name = arena[off : off+n : off+n]
+		n := min(int(q.NameSize)-1, pathMax) // without the NUL
+		v.Name = b.name[:n:n]
 		v.Kind, v.Flags = kindOf(v.Name)
 	}
 	if q.BuildIDSz > 0 && q.BuildIDSz <= buildIDMax {
-		off := len(arena)
-		arena = append(arena, b.buildID[:q.BuildIDSz]...)
-		v.BuildID = arena[off : off+int(q.BuildIDSz) : off+int(q.BuildIDSz)]
+		v.BuildID = b.buildID[:q.BuildIDSz:q.BuildIDSz]
 	}
-	return arena
+}
+
+// fill is view with the name and build ID copied to arena; it returns the
+// grown arena.
+func (b *ioctlBuffers) fill(v *VMA, arena []byte) []byte {
+	b.view(v)
+	return v.intern(arena)
+}
+
+// resolveIoctl answers the sorted batch with point ioctls: each
+// COVERING_OR_NEXT query at the lowest unanswered address returns the VMA
+// covering it or the next one above, which answers the gap below that VMA
+// and every address inside it. The filter is applied here so that a
+// filtered VMA is told from a gap. With adaptive set (auto), it switches
+// to text once the ioctls spent would pay for a whole text read, and
+// answers the gate VMA, which the ioctl never returns, from what a text
+// read showed (chooseQuery made sure one did when the batch touches it).
+func (h *Handle) resolveIoctl(b *batch, o *Options, res *Result, adaptive bool) error {
+	mayTextSwitch := adaptive && !o.BuildIDs // only the ioctl has build IDs
+	kernelTop := uint64(1<<64 - 1)           // the kernel's answers end below this
+	if adaptive {
+		kernelTop = gateStart
+	}
+	q := h.buffers()
+	res.Strategy = StrategyPointIoctl
+	clock := h.plan.startClock(adaptive)
+	ioctls := 0
+	i, n := 0, len(b.addrs)
+	for i < n {
+		a := b.addrs[i]
+		if a >= kernelTop {
+			h.answerGateArea(b, i, o, res)
+			break
+		}
+		if mayTextSwitch && h.plan.shouldSwitch(ioctls) {
+			h.plan.noteIoctls(ioctls, clock)
+			res.Strategy = StrategyIoctlThenText
+			res.Syscalls += ioctls
+			res.touched += ioctls
+			return h.resolveText(b, i, o, res, "query")
+		}
+		ioctls++
+		if en := q.doQuery(h.fd, a, pmqCoveringOrNext, o.BuildIDs); en != 0 {
+			if en == syscall.ENOENT { // nothing at or above a
+				j := b.below(i, kernelTop)
+				res.answerNone(b, i, j, ReasonUnmapped)
+				i = j
+				continue
+			}
+			res.Syscalls += ioctls
+			return h.ioctlQueryFailed(en, b, i, o, res, adaptive)
+		}
+		h.ioctlState = 1
+		var v VMA
+		q.view(&v)
+		j := b.below(i, v.Start)
+		res.answerNone(b, i, j, ReasonUnmapped)
+		k := b.below(j, v.End)
+		if k > j {
+			if o.Filter.matches(&v) {
+				res.addVMA(&v, b, j, k)
+			} else {
+				res.answerNone(b, j, k, ReasonFiltered)
+			}
+		}
+		i = k
+	}
+	res.Syscalls += ioctls
+	res.touched += ioctls
+	h.plan.noteIoctls(ioctls, clock)
+	return nil
+}
+
+// answerGateArea answers sorted positions i.. of b, all at or above
+// gateStart, from what the handle learnt of the gate VMA.
+func (h *Handle) answerGateArea(b *batch, i int, o *Options, res *Result) {
+	n := len(b.addrs)
+	j := b.below(i, gateStart)
+	k := b.below(j, gateEnd)
+	res.answerNone(b, i, j, ReasonUnmapped)
+	switch {
+	case k == j:
+	case !h.hasGate:
+		res.answerNone(b, j, k, ReasonUnmapped)
+	case !o.Filter.matches(&h.gate):
+		res.answerNone(b, j, k, ReasonFiltered)
+	default:
+		gate := h.gate // its name is the handle's own copy, not scratch
+		res.VMAs = append(res.VMAs, gate)
+		res.answerFound(b, j, k, int32(len(res.VMAs)-1), gate.Offset-gate.Start)
+	}
+	res.answerNone(b, k, n, ReasonUnmapped)
+}
+
+// ioctlQueryFailed settles a point query that failed at sorted position i:
+// ENOTTY (an fd that turned out not to answer the ioctl) hands the rest to
+// text under auto; anything else fails the call (see failLookups).
+func (h *Handle) ioctlQueryFailed(en syscall.Errno, b *batch, i int, o *Options, res *Result, adaptive bool) error {
+	switch en {
+	case syscall.ENOTTY:
+		h.ioctlState = -1
+		if adaptive {
+			res.Strategy = StrategyText
+			return h.resolveText(b, i, o, res, "query")
+		}
+	case syscall.ESRCH:
+		h.gone = true
+	}
+	a := b.addrs[i]
+	return failLookups(&Error{Op: "query", Pid: h.pid, Addr: a, HasAddr: true, Err: classifyErrno(en)}, b, i, res)
 }
 
 // probeState caches the process-wide PROCMAP_QUERY probe. Only a conclusive
 // answer is cached; a probe that could not run is retried next time.
-var probeState struct {
+// answer is read on every call without the lock: 0 = not probed yet,
+// 1 = supported, 2 = not supported.
+var probeState probeCache
+
+type probeCache struct {
+	answer    atomic.Uint32
 	mu        sync.Mutex
 	done      bool
 	supported bool
@@ -149,6 +260,9 @@ var probeOverride = os.Getenv("PROCMAPQ_FORCE_PROBE")
 // ioctl on /proc/self/maps and caches a conclusive answer; an error that
 // prevents the probe (say, /proc not mounted) is returned and not cached.
 func SupportsProcmapQuery() (bool, error) {
+	if a := probeState.answer.Load(); a != 0 {
+		return a == 1, nil
+	}
 	probeState.mu.Lock()
 	defer probeState.mu.Unlock()
 	if probeState.done {
@@ -157,6 +271,7 @@ func SupportsProcmapQuery() (bool, error) {
 	switch probeOverride {
 	case "0", "1":
 		probeState.done, probeState.supported = true, probeOverride == "1"
+		probeState.publish()
 		return probeState.supported, nil
 	}
 	fd, err := unix.Open("/proc/self/maps", unix.O_RDONLY|unix.O_CLOEXEC, 0)
@@ -169,7 +284,18 @@ func SupportsProcmapQuery() (bool, error) {
 		return false, err
 	}
 	probeState.done, probeState.supported, probeState.why = true, ok, why
+	probeState.publish()
 	return ok, nil
+}
+
+// publish makes the conclusive answer visible to the lock-free fast path
+// (under p.mu).
+func (p *probeCache) publish() {
+	if p.supported {
+		p.answer.Store(1)
+	} else {
+		p.answer.Store(2)
+	}
 }
 
 // notSupported is the error for a call that needs PROCMAP_QUERY where the

@@ -315,8 +315,10 @@ func (h *Handle) Normalize(addrs []uint64, opts *NormalizeOptions, res *Normaliz
 	}
 	// Walk the addresses in ascending order so that metas are numbered by
 	// their lowest address whatever the backend or the input order.
-	for _, p := range res.q.pairs[:len(addrs)] {
-		res.Outputs[p.idx] = res.normalizeOne(p.addr, res.q.Lookups[p.idx])
+	b := &res.q.batch
+	for i, a := range b.addrs {
+		in := b.input(i)
+		res.Outputs[in] = res.normalizeOne(a, res.q.Lookups[in])
 	}
 	if normalizeHookAfterQuery != nil {
 		normalizeHookAfterQuery()

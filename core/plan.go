@@ -75,22 +75,72 @@ func ewma(v *atomic.Int64, obs int64) {
 
 // planner is a handle's memory for the auto backend.
 type planner struct {
+	learnt
+	// textChoices counts history-based choices of text (see recheckEvery).
+	textChoices int
+	// calls counts auto calls that could be timed (see startClock).
+	calls uint32
+	// hint is where what this handle learns is shared with later handles
+	// on the same pid hintPid (see attach); nil for fd and text handles.
+	hint    *hintSlot
+	hintPid int
+}
+
+// learnt is what the planner knows of one process. A handle starts from
+// what earlier handles on the same pid learnt, so that opening a handle
+// per call does not start from nothing each time.
+type learnt struct {
 	vmaCount int // VMAs seen in the last full text read or walk; 0 = unknown
 	// lastRatio is, for the last query batch answered, ioctls needed per
 	// address (estimated from text calls too), and lastCount and
-	// lastSpan describe that batch: history is trusted only for a batch of
-	// the same shape.
+	// lastLo..lastHi describe that batch: history is trusted only for a
+	// batch of the same shape.
 	lastRatio float64
 	lastCount int
-	// textChoices counts history-based choices of text (see recheckEvery).
-	textChoices int
-	lastLo      uint64
-	lastHi      uint64
+	lastLo    uint64
+	lastHi    uint64
 	// walkFrac[f] is the fraction of VMAs that passed filter f in the last
 	// walk or text enumeration with that filter (0 = unknown).
 	walkFrac [32]float64
 	// walkHits[f] is how many VMAs the last walk with filter f returned.
 	walkHits [32]int
+}
+
+// hintSlot holds what handles learnt of the process with pid. The table is
+// direct-mapped by pid: a collision or a reused pid only costs a worse
+// first guess, which the planner's bounds cover (a hint is never trusted
+// for correctness).
+type hintSlot struct {
+	mu  sync.Mutex
+	pid int
+	learnt
+}
+
+var hints [64]hintSlot
+
+// attach starts the planner from what earlier handles learnt of pid, and
+// makes it share what it learns.
+func (p *planner) attach(pid int) {
+	s := &hints[uint(pid)%uint(len(hints))]
+	p.hint, p.hintPid = s, pid
+	s.mu.Lock()
+	if s.pid == pid {
+		p.learnt = s.learnt
+	}
+	s.mu.Unlock()
+}
+
+// share publishes what the handle learnt for later handles on its pid. It
+// runs after calls that learn the VMA count (text reads, full walks) and at
+// Close, not on every call.
+func (p *planner) share() {
+	s := p.hint
+	if s == nil {
+		return
+	}
+	s.mu.Lock()
+	s.pid, s.learnt = p.hintPid, p.learnt
+	s.mu.Unlock()
 }
 
 func (p *planner) textCost() int64 {
@@ -121,15 +171,38 @@ const recheckEvery = 64
 // learn the VMA count (and so the cost of text).
 const exploreIoctls = 64
 
-func (p *planner) noteIoctls(n int, d time.Duration) {
-	if n > 0 {
-		ewma(&calib.ioctlNs, int64(d)/int64(n))
+// clock is the start of a call whose cost is measured; zero when it is not.
+type clock struct{ start time.Time }
+
+// measureEvery says how often an auto call's ioctls are timed: the first
+// call of a handle, then one in measureEvery. Reading the clock twice costs
+// about as much as the cgo crossing, and the estimate needs no more.
+const measureEvery = 16
+
+// startClock starts timing the call if it is one to measure (auto only:
+// forced backends do not plan).
+func (p *planner) startClock(adaptive bool) clock {
+	if !adaptive {
+		return clock{}
+	}
+	p.calls++
+	if p.calls%measureEvery != 1 {
+		return clock{}
+	}
+	return clock{time.Now()}
+}
+
+// noteIoctls folds the cost of n ioctls timed by c into the shared estimate.
+func (p *planner) noteIoctls(n int, c clock) {
+	if n > 0 && !c.start.IsZero() {
+		ewma(&calib.ioctlNs, int64(time.Since(c.start))/int64(n))
 	}
 }
 
 func (p *planner) noteText(lines, bytes int, d time.Duration) {
 	p.vmaCount = max(lines, 1)
 	ewma(&calib.textPerVMANs, int64(d)/int64(max(lines, 1)))
+	p.share()
 }
 
 // gateStart..gateEnd is the x86-64 vsyscall page, which only the text shows.
@@ -162,7 +235,7 @@ func (h *Handle) fixedChoice(b Backend, ioctlStrategy Strategy) (s Strategy, fix
 }
 
 // chooseQuery picks the strategy for a sorted batch.
-func (h *Handle) chooseQuery(pairs []addrIndex, o *Options) (Strategy, error) {
+func (h *Handle) chooseQuery(b *batch, o *Options) (Strategy, error) {
 	if s, fixed, err := h.fixedChoice(o.Backend, StrategyPointIoctl); fixed {
 		return s, err
 	}
@@ -171,25 +244,22 @@ func (h *Handle) chooseQuery(pairs []addrIndex, o *Options) (Strategy, error) {
 	// until a text read has told the handle whether the target has one, so
 	// that auto answers exactly like the text backend. Build IDs come only
 	// from the ioctl: then the text is read just to learn the gate.
-	last := pairs[len(pairs)-1].addr
+	n := len(b.addrs)
+	lo, last := b.addrs[0], b.addrs[n-1]
 	if last >= gateStart && !h.gateKnown {
-		for _, p := range pairs {
-			if p.addr >= gateStart && p.addr < gateEnd {
-				if !o.BuildIDs {
-					return StrategyText, nil
-				}
-				if _, err := h.readText("query"); err != nil {
-					return 0, err
-				}
-				break
+		if j := b.below(0, gateStart); j < n && b.addrs[j] < gateEnd {
+			if !o.BuildIDs {
+				return StrategyText, nil
+			}
+			if _, err := h.readText("query"); err != nil {
+				return 0, err
 			}
 		}
 	}
 	if o.BuildIDs {
 		return StrategyPointIoctl, nil
 	}
-	n := len(pairs) // batches of one shape repeat their duplicates alike
-	lo, hi := pairs[0].addr, last
+	hi := last // batches of one shape repeat their duplicates alike
 	p := &h.plan
 	t := p.textCost()
 	sameShape := p.lastCount > 0 && n <= 2*p.lastCount && 2*n >= p.lastCount &&

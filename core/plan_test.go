@@ -238,7 +238,7 @@ func TestPlannerCostsNeverStickAtZero(t *testing.T) {
 		t.Fatalf("ewma after a 1000x outlier: %d, want 1250", got)
 	}
 	var p planner
-	p.noteIoctls(0, time.Millisecond) // must not divide by zero
+	p.noteIoctls(0, clock{time.Now().Add(-time.Millisecond)}) // must not divide by zero
 	p.vmaCount = 1
 	if p.shouldSwitch(0) {
 		t.Fatal("shouldSwitch before any ioctl")

@@ -5,7 +5,6 @@ import (
 	"cmp"
 	"errors"
 	"slices"
-	"syscall"
 	"time"
 )
 
@@ -125,10 +124,18 @@ func (r Reason) String() string {
 	return "reason(?)"
 }
 
-// Lookup is the answer for one input address.
+// Lookup is the answer for one input address. Its layout is that of the C
+// ABI's struct procmapq_lookup on little-endian machines (24 bytes; Reason
+// then reads as a uint32), so that the C glue lets Query write answers
+// straight into a C caller's array.
 type Lookup struct {
 	VMA    int32  // index into Result.VMAs, -1 unless Reason is ReasonFound
 	Reason Reason // why
+	_      [3]byte
+	// FileOffset is the address's offset in the mapped file (addr -
+	// VMA.Start + VMA.Offset) when Reason is ReasonFound, else 0.
+	FileOffset uint64
+	_          uint64
 }
 
 // Result holds the answer of a query or an enumeration. Reusing one Result
@@ -146,10 +153,15 @@ type Result struct {
 	// Syscalls counts the ioctl and read calls the call made.
 	Syscalls int
 
-	arena   []byte
-	pairs   []addrIndex
-	sortTmp []addrIndex // radix-sort scratch; may swap with pairs
-	touched int         // distinct VMAs and gaps the call had to look at
+	arena []byte
+	batch batch // the last query's addresses in ascending order
+	// Scratch for a batch that was not sorted: pairs and sortTmp for the
+	// radix sort (they may swap), sortedAddrs and order for the batch.
+	pairs       []addrIndex
+	sortTmp     []addrIndex
+	sortedAddrs []uint64
+	order       []uint32
+	touched     int // distinct VMAs and gaps the call had to look at
 }
 
 type addrIndex struct {
@@ -157,11 +169,68 @@ type addrIndex struct {
 	idx  uint32
 }
 
+// reset prepares r for a call on n addresses. Lookups keeps its storage
+// when it is large enough: the C glue points it at the caller's array.
 func (r *Result) reset(n int) {
 	r.VMAs = r.VMAs[:0]
-	r.Lookups = slices.Grow(r.Lookups[:0], n)[:n]
+	r.Lookups = grow(r.Lookups, n)
 	r.Strategy, r.Syscalls, r.touched = StrategyNone, 0, 0
 	r.arena = r.arena[:0]
+	r.batch = batch{}
+}
+
+// answerFound answers sorted positions [i, j) of b: found in table entry
+// vma, whose file offset is addr + delta (delta = Offset - Start, modulo
+// 2^64). The common case, a sorted batch, is a plain store loop.
+func (r *Result) answerFound(b *batch, i, j int, vma int32, delta uint64) {
+	lk, a := r.Lookups, b.addrs
+	if b.order == nil {
+		for k := i; k < j; k++ {
+			lk[k] = Lookup{VMA: vma, FileOffset: a[k] + delta}
+		}
+		return
+	}
+	for k := i; k < j; k++ {
+		lk[b.order[k]] = Lookup{VMA: vma, FileOffset: a[k] + delta}
+	}
+}
+
+// answerNone answers sorted positions [i, j) of b: no VMA, for reason.
+func (r *Result) answerNone(b *batch, i, j int, reason Reason) {
+	lk := r.Lookups
+	if b.order == nil {
+		for k := i; k < j; k++ {
+			lk[k] = Lookup{VMA: -1, Reason: reason}
+		}
+		return
+	}
+	for k := i; k < j; k++ {
+		lk[b.order[k]] = Lookup{VMA: -1, Reason: reason}
+	}
+}
+
+// addVMA enters v in the table, copying its name and build ID into the
+// arena, and answers positions [i, j) of b with it.
+func (r *Result) addVMA(v *VMA, b *batch, i, j int) {
+	r.arena = v.intern(r.arena)
+	r.VMAs = append(r.VMAs, *v)
+	r.answerFound(b, i, j, int32(len(r.VMAs)-1), v.Offset-v.Start)
+}
+
+// intern copies v's name and build ID to the end of arena (v then refers
+// to the copies) and returns the grown arena.
+func (v *VMA) intern(arena []byte) []byte {
+	if v.Name != nil {
+		off := len(arena)
+		arena = append(arena, v.Name...)
+		v.Name = arena[off:len(arena):len(arena)]
+	}
+	if v.BuildID != nil {
+		off := len(arena)
+		arena = append(arena, v.BuildID...)
+		v.BuildID = arena[off:len(arena):len(arena)]
+	}
+	return arena
 }
 
 // Found returns the VMA of input address i, or nil with the reason it has
@@ -207,37 +276,23 @@ func (h *Handle) Query(addrs []uint64, opts *Options, res *Result) error {
 	if len(addrs) == 0 {
 		return nil
 	}
-	// Sort (address, input index) pairs, unless the caller's batch is sorted.
-	pairs := slices.Grow(res.pairs[:0], len(addrs))[:len(addrs)]
-	res.pairs = pairs
-	sorted := true
-	for i, a := range addrs {
-		pairs[i] = addrIndex{a, uint32(i)}
-		if i > 0 && a < addrs[i-1] {
-			sorted = false
-		}
-	}
-	if !sorted {
-		pairs, res.sortTmp = sortPairs(pairs, res.sortTmp)
-		res.pairs = pairs // the two buffers may have swapped
-	}
-
+	b := res.sortBatch(addrs)
 	if h.kind == kindText {
 		res.Strategy = StrategyText
-		h.resolveSnapshot(pairs, &o, res)
+		h.resolveSnapshot(b, &o, res)
 		return nil
 	}
-	strategy, err := h.chooseQuery(pairs, &o)
+	strategy, err := h.chooseQuery(b, &o)
 	if err != nil {
-		return failLookups(&Error{Op: "query", Pid: h.pid, Err: err}, pairs, 0, res)
+		return failLookups(&Error{Op: "query", Pid: h.pid, Err: err}, b, 0, res)
 	}
 	if strategy == StrategyText {
-		err = h.resolveText(pairs, 0, &o, res, "query")
+		err = h.resolveText(b, 0, &o, res, "query")
 	} else {
-		err = h.resolveIoctl(pairs, &o, res, o.Backend == BackendAuto)
+		err = h.resolveIoctl(b, &o, res, o.Backend == BackendAuto)
 	}
 	if err == nil && o.Backend == BackendAuto {
-		h.plan.noteQuery(res.touched, len(pairs))
+		h.plan.noteQuery(res.touched, len(addrs))
 	}
 	res.keepTableOrdered()
 	return err
@@ -270,13 +325,13 @@ func (res *Result) keepTableOrdered() {
 	}
 }
 
-// failLookups settles the lookups of a call that failed at pairs[from]: if
-// the target went away, the addresses resolved so far keep their answers and
-// the rest are process-gone; on any other error no lookup is left to be
-// mistaken for an answer.
-func failLookups(err error, pairs []addrIndex, from int, res *Result) error {
+// failLookups settles the lookups of a call that failed at sorted position
+// from: if the target went away, the addresses resolved so far keep their
+// answers and the rest are process-gone; on any other error no lookup is
+// left to be mistaken for an answer.
+func failLookups(err error, b *batch, from int, res *Result) error {
 	if errors.Is(err, ErrProcessGone) {
-		markGone(pairs, from, res)
+		res.answerNone(b, from, len(b.addrs), ReasonProcessGone)
 	} else {
 		res.Lookups = res.Lookups[:0]
 		res.VMAs = res.VMAs[:0]
@@ -284,148 +339,24 @@ func failLookups(err error, pairs []addrIndex, from int, res *Result) error {
 	return err
 }
 
-// markGone sets every unresolved lookup from pairs[from:] to process-gone.
-func markGone(pairs []addrIndex, from int, res *Result) {
-	for _, p := range pairs[from:] {
-		res.Lookups[p.idx] = Lookup{VMA: -1, Reason: ReasonProcessGone}
-	}
-}
-
-// resolveIoctl answers the sorted batch with point ioctls: one
-// COVERING_OR_NEXT query per distinct VMA or gap touched, the filter applied
-// here so that a filtered VMA is told from a gap. With adaptive set, it
-// switches to text once the ioctls spent and those still expected would pay
-// for a whole text read.
-func (h *Handle) resolveIoctl(pairs []addrIndex, o *Options, res *Result, adaptive bool) error {
-	// Never switch to text mid-batch when build IDs are asked: only the
-	// ioctl has them.
-	mayTextSwitch := adaptive && !o.BuildIDs
-	b := h.buffers()
-	res.Strategy = StrategyPointIoctl
-	// cur is the last VMA the kernel returned; curIdx its table index (-1
-	// when not in the table: filtered out, or not yet hit). gapLo..gapHi is
-	// the last known unmapped range.
-	var cur VMA
-	curValid, curIdx, curArena := false, int32(-1), 0
-	gapLo, gapHi := uint64(1), uint64(0)
-	noneAbove := ^uint64(0) // addresses >= noneAbove are unmapped (ENOENT seen)
-	noneAboveSet := false
-	ioctls := 0
-	start := time.Now()
-	gateIdx := int32(-1)
-	for i := 0; i < len(pairs); i++ {
-		a := pairs[i].addr
-		if adaptive && a >= gateStart && a < gateEnd {
-			// chooseQuery sent this batch here only if the handle knows
-			// from a text read whether the target has the gate VMA.
-			switch {
-			case !h.hasGate:
-				res.Lookups[pairs[i].idx] = Lookup{VMA: -1, Reason: ReasonUnmapped}
-			case !o.Filter.matches(&h.gate):
-				res.Lookups[pairs[i].idx] = Lookup{VMA: -1, Reason: ReasonFiltered}
-			default:
-				if gateIdx < 0 {
-					res.VMAs = append(res.VMAs, h.gate)
-					gateIdx = int32(len(res.VMAs) - 1)
-				}
-				res.Lookups[pairs[i].idx] = Lookup{VMA: gateIdx}
-			}
-			continue
-		}
-		if curValid && cur.Contains(a) {
-			if curIdx < 0 && o.Filter.matches(&cur) {
-				res.VMAs = append(res.VMAs, cur)
-				curIdx = int32(len(res.VMAs) - 1)
-			}
-			if curIdx >= 0 {
-				res.Lookups[pairs[i].idx] = Lookup{VMA: curIdx}
-			} else {
-				res.Lookups[pairs[i].idx] = Lookup{VMA: -1, Reason: ReasonFiltered}
-			}
-			continue
-		}
-		if (a >= gapLo && a < gapHi) || (noneAboveSet && a >= noneAbove) {
-			res.Lookups[pairs[i].idx] = Lookup{VMA: -1, Reason: ReasonUnmapped}
-			continue
-		}
-		if mayTextSwitch && h.plan.shouldSwitch(ioctls) {
-			h.plan.noteIoctls(ioctls, time.Since(start))
-			res.Strategy = StrategyIoctlThenText
-			res.Syscalls += ioctls
-			res.touched += ioctls
-			if curValid && curIdx < 0 {
-				res.arena = res.arena[:curArena]
-			}
-			return h.resolveText(pairs, i, o, res, "query")
-		}
-		// A VMA not entered in the table gives back its arena space.
-		if curValid && curIdx < 0 {
-			res.arena = res.arena[:curArena]
-		}
-		curValid = false
-		ioctls++
-		en := b.doQuery(h.fd, a, pmqCoveringOrNext, o.BuildIDs)
-		switch en {
-		case 0:
-		case syscall.ENOENT:
-			// Nothing at or above a (the ioctl never sees the gate VMA).
-			noneAbove, noneAboveSet = a, true
-			res.Lookups[pairs[i].idx] = Lookup{VMA: -1, Reason: ReasonUnmapped}
-			continue
-		case syscall.ENOTTY:
-			h.ioctlState = -1
-			res.Syscalls += ioctls
-			if adaptive {
-				res.Strategy = StrategyText
-				return h.resolveText(pairs, i, o, res, "query")
-			}
-			return failLookups(&Error{Op: "query", Pid: h.pid, Addr: a, HasAddr: true, Err: classifyErrno(en)}, pairs, i, res)
-		default:
-			if en == syscall.ESRCH {
-				h.gone = true
-			}
-			res.Syscalls += ioctls
-			return failLookups(&Error{Op: "query", Pid: h.pid, Addr: a, HasAddr: true, Err: classifyErrno(en)}, pairs, i, res)
-		}
-		h.ioctlState = 1
-		curArena = len(res.arena)
-		res.arena = b.fill(&cur, res.arena)
-		curValid, curIdx = true, -1
-		if cur.Start > a {
-			gapLo, gapHi = a, cur.Start
-			res.Lookups[pairs[i].idx] = Lookup{VMA: -1, Reason: ReasonUnmapped}
-			continue
-		}
-		i-- // resolve this address against cur
-	}
-	if curValid && curIdx < 0 {
-		res.arena = res.arena[:curArena]
-	}
-	res.Syscalls += ioctls
-	res.touched += ioctls
-	if ioctls > 0 {
-		h.plan.noteIoctls(ioctls, time.Since(start))
-	}
-	return nil
-}
-
-// resolveText answers pairs[from:] from one read of the whole text: lines
-// are parsed in order and only the VMAs hit are entered in the table.
-func (h *Handle) resolveText(pairs []addrIndex, from int, o *Options, res *Result, op string) error {
+// resolveText answers sorted positions from.. of b from one read of the
+// whole text: lines are parsed in order and only the VMAs hit are entered
+// in the table.
+func (h *Handle) resolveText(b *batch, from int, o *Options, res *Result, op string) error {
 	start := time.Now()
 	text, err := h.readText(op)
 	res.Syscalls += h.reads
 	if err != nil {
-		return failLookups(err, pairs, from, res)
+		return failLookups(err, b, from, res)
 	}
 	if res.Strategy == StrategyNone || res.Strategy == StrategyPointIoctl {
 		res.Strategy = StrategyText
 	}
 	s := textScanner{text: text}
-	i := from
+	i, n := from, len(b.addrs)
 	lines := 0
 	var v VMA
-	for i < len(pairs) {
+	for i < n {
 		line, ok := s.next()
 		if !ok {
 			break
@@ -433,39 +364,34 @@ func (h *Handle) resolveText(pairs []addrIndex, from int, o *Options, res *Resul
 		lines++
 		raw, msg := parseLine(line, &v)
 		if msg != "" {
-			return failLookups(&Error{Op: op, Pid: h.pid, Err: errors.Join(ErrInvalidArgument, &lineError{s.line, msg})}, pairs, i, res)
+			return failLookups(&Error{Op: op, Pid: h.pid, Err: errors.Join(ErrInvalidArgument, &lineError{s.line, msg})}, b, i, res)
 		}
 		// Count what point ioctls would have needed: one per VMA hit, and
 		// one per gap hit unless the VMA after it is hit too (the ioctl on
 		// the gap returns that VMA).
-		gapHit := pairs[i].addr < v.Start
-		if gapHit {
+		j := b.below(i, v.Start)
+		if j > i {
 			res.touched++
+			res.answerNone(b, i, j, ReasonUnmapped)
 		}
-		for i < len(pairs) && pairs[i].addr < v.Start {
-			res.Lookups[pairs[i].idx] = Lookup{VMA: -1, Reason: ReasonUnmapped}
-			i++
-		}
-		if i == len(pairs) || pairs[i].addr >= v.End {
+		k := b.below(j, v.End)
+		if k == j {
+			i = j
 			continue
 		}
-		if !gapHit {
+		if j == i {
 			res.touched++
 		}
 		res.arena = v.setName(raw, res.arena)
-		idx, reason := int32(-1), ReasonFiltered
 		if o.Filter.matches(&v) {
 			res.VMAs = append(res.VMAs, v)
-			idx, reason = int32(len(res.VMAs)-1), ReasonFound
+			res.answerFound(b, j, k, int32(len(res.VMAs)-1), v.Offset-v.Start)
+		} else {
+			res.answerNone(b, j, k, ReasonFiltered)
 		}
-		for i < len(pairs) && pairs[i].addr < v.End {
-			res.Lookups[pairs[i].idx] = Lookup{VMA: idx, Reason: reason}
-			i++
-		}
+		i = k
 	}
-	for ; i < len(pairs); i++ {
-		res.Lookups[pairs[i].idx] = Lookup{VMA: -1, Reason: ReasonUnmapped}
-	}
+	res.answerNone(b, i, n, ReasonUnmapped)
 	// Count the rest of the lines for the planner without parsing them.
 	rest := countLines(text[s.pos:])
 	h.plan.noteText(lines+rest, len(text), time.Since(start))
@@ -475,11 +401,12 @@ func (h *Handle) resolveText(pairs []addrIndex, from int, o *Options, res *Resul
 func countLines(b []byte) int { return bytes.Count(b, []byte{'\n'}) }
 
 // resolveSnapshot answers from a text handle's parsed snapshot.
-func (h *Handle) resolveSnapshot(pairs []addrIndex, o *Options, res *Result) {
+func (h *Handle) resolveSnapshot(b *batch, o *Options, res *Result) {
 	vmas := h.snapVMAs
-	last, lastIdx := -1, int32(-1)
-	for _, p := range pairs {
-		j, _ := slices.BinarySearchFunc(vmas, p.addr, func(v VMA, a uint64) int {
+	n := len(b.addrs)
+	for i := 0; i < n; {
+		a := b.addrs[i]
+		j, _ := slices.BinarySearchFunc(vmas, a, func(v VMA, a uint64) int {
 			if v.End <= a {
 				return -1
 			}
@@ -488,18 +415,24 @@ func (h *Handle) resolveSnapshot(pairs []addrIndex, o *Options, res *Result) {
 			}
 			return 0
 		})
-		if j >= len(vmas) || !vmas[j].Contains(p.addr) {
-			res.Lookups[p.idx] = Lookup{VMA: -1, Reason: ReasonUnmapped}
+		if j >= len(vmas) {
+			res.answerNone(b, i, n, ReasonUnmapped)
+			return
+		}
+		v := &vmas[j]
+		if !v.Contains(a) { // in the gap below v
+			k := b.below(i, v.Start)
+			res.answerNone(b, i, k, ReasonUnmapped)
+			i = k
 			continue
 		}
-		if !o.Filter.matches(&vmas[j]) {
-			res.Lookups[p.idx] = Lookup{VMA: -1, Reason: ReasonFiltered}
-			continue
+		k := b.below(i, v.End)
+		if o.Filter.matches(v) {
+			res.VMAs = append(res.VMAs, *v) // names alias the snapshot
+			res.answerFound(b, i, k, int32(len(res.VMAs)-1), v.Offset-v.Start)
+		} else {
+			res.answerNone(b, i, k, ReasonFiltered)
 		}
-		if j != last {
-			res.VMAs = append(res.VMAs, vmas[j])
-			last, lastIdx = j, int32(len(res.VMAs)-1)
-		}
-		res.Lookups[p.idx] = Lookup{VMA: lastIdx}
+		i = k
 	}
 }

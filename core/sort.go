@@ -1,5 +1,68 @@
 package core
 
+// batch is a query's addresses in ascending order. order[i] is the
+// caller's index of addrs[i]; order is nil when the caller's batch was
+// already ascending (what profilers pass), so that nothing is copied and
+// answers go straight to the caller's positions.
+type batch struct {
+	addrs []uint64
+	order []uint32
+}
+
+// input returns the caller's index of sorted position i.
+func (b *batch) input(i int) int {
+	if b.order == nil {
+		return i
+	}
+	return int(b.order[i])
+}
+
+// below returns the first position at or after i whose address is at or
+// above end.
+func (b *batch) below(i int, end uint64) int {
+	a := b.addrs
+	for i < len(a) && a[i] < end {
+		i++
+	}
+	return i
+}
+
+// sortBatch returns addrs as a batch, sorting a copy (in r's scratch) only
+// if they are not already in ascending order.
+func (r *Result) sortBatch(addrs []uint64) *batch {
+	r.batch = batch{addrs: addrs}
+	for i := 1; i < len(addrs); i++ {
+		if addrs[i] < addrs[i-1] {
+			r.sortUnsorted(addrs)
+			break
+		}
+	}
+	return &r.batch
+}
+
+func (r *Result) sortUnsorted(addrs []uint64) {
+	n := len(addrs)
+	pairs := grow(r.pairs, n)
+	for i, a := range addrs {
+		pairs[i] = addrIndex{a, uint32(i)}
+	}
+	pairs, r.sortTmp = sortPairs(pairs, r.sortTmp)
+	r.pairs = pairs // the two buffers may have swapped
+	r.sortedAddrs, r.order = grow(r.sortedAddrs, n), grow(r.order, n)
+	for i, p := range pairs {
+		r.sortedAddrs[i], r.order[i] = p.addr, p.idx
+	}
+	r.batch = batch{addrs: r.sortedAddrs, order: r.order}
+}
+
+// grow returns s resized to n, reusing its storage when it can.
+func grow[T any](s []T, n int) []T {
+	if cap(s) < n {
+		return make([]T, n)
+	}
+	return s[:n]
+}
+
 // sortPairs sorts pairs by address, stably, using tmp (grown as needed) as
 // scratch, and returns the sorted slice (pairs or tmp's storage) and the
 // scratch to keep. A least-significant-digit radix sort on the address
