@@ -44,34 +44,52 @@ type handle struct {
 // registry holds the live handles. A C handle stores an id = slot |
 // generation<<32; a slot's generation changes each time it is freed, so a
 // stale or forged id is detected (EBADF) even when its slot is reused.
-// Lookups, on every call, are one atomic load: the slot table is
-// copy-on-write, changed only by open and close under mu.
+// Slots live in chunks that are allocated once and never move, so a lookup
+// (every call) is two atomic loads, and open and close are O(1) under mu
+// whatever the number of live handles.
 var registry struct {
-	mu    sync.Mutex
-	slots atomic.Pointer[[]*handle]
-	gens  []uint32 // next generation per slot (under mu)
-	free  []uint32 // free slots (under mu)
+	mu     sync.Mutex
+	chunks [maxChunks]atomic.Pointer[slotChunk]
+	gens   []uint32 // next generation per slot (under mu)
+	free   []uint32 // free slots (under mu)
 }
 
-func register(h *handle) {
+const (
+	chunkSlots = 1024
+	maxChunks  = 4096 // 4M live handles: far more than a process has fds
+)
+
+type slotChunk [chunkSlots]atomic.Pointer[handle]
+
+func slotOf(slot uint32) *atomic.Pointer[handle] {
+	c := registry.chunks[slot/chunkSlots].Load()
+	if c == nil {
+		return nil
+	}
+	return &c[slot%chunkSlots]
+}
+
+// register gives h an id and publishes it; it fails only when every slot
+// is taken.
+func (c *call) register(h *handle) error {
 	registry.mu.Lock()
 	defer registry.mu.Unlock()
-	var old []*handle
-	if p := registry.slots.Load(); p != nil {
-		old = *p
-	}
-	slots := append([]*handle(nil), old...)
 	var slot uint32
 	if n := len(registry.free); n > 0 {
 		slot, registry.free = registry.free[n-1], registry.free[:n-1]
 	} else {
-		slot = uint32(len(slots))
-		slots = append(slots, nil)
+		slot = uint32(len(registry.gens))
+		if slot/chunkSlots >= maxChunks {
+			return c.errorf(syscall.EMFILE, "%d handles open: no slot left", slot)
+		}
+		if slot%chunkSlots == 0 {
+			registry.chunks[slot/chunkSlots].Store(new(slotChunk))
+		}
 		registry.gens = append(registry.gens, 1)
 	}
 	h.id = uint64(slot) | uint64(registry.gens[slot])<<32
-	slots[slot] = h
-	registry.slots.Store(&slots)
+	slotOf(slot).Store(h)
+	return nil
 }
 
 // unregister removes the handle with that id; false if it is not live (one
@@ -84,9 +102,7 @@ func unregister(id uint64) (*handle, bool) {
 		return nil, false
 	}
 	slot := uint32(id)
-	slots := append([]*handle(nil), *registry.slots.Load()...)
-	slots[slot] = nil
-	registry.slots.Store(&slots)
+	slotOf(slot).Store(nil)
 	registry.gens[slot]++
 	if registry.gens[slot] == 0 {
 		registry.gens[slot] = 1 // 0 never appears in a live id
@@ -96,13 +112,11 @@ func unregister(id uint64) (*handle, bool) {
 }
 
 func lookupID(id uint64) *handle {
-	p := registry.slots.Load()
-	if p == nil {
+	if uint32(id)/chunkSlots >= maxChunks {
 		return nil
 	}
-	slots := *p
-	if slot := uint32(id); int(slot) < len(slots) {
-		if h := slots[slot]; h != nil && h.id == id {
+	if s := slotOf(uint32(id)); s != nil {
+		if h := s.Load(); h != nil && h.id == id {
 			return h
 		}
 	}
@@ -171,7 +185,11 @@ func (c *call) open(out **C.struct_procmapq, open func() (*core.Handle, error)) 
 		return 0, c.errorf(syscall.ENOMEM, "out of memory")
 	}
 	h := &handle{core: ch, cptr: uintptr(unsafe.Pointer(p))}
-	register(h)
+	if err := c.register(h); err != nil {
+		C.free(unsafe.Pointer(p))
+		ch.Close()
+		return 0, err
+	}
 	p.magic, p.id = C.PMQ_HANDLE_MAGIC, C.uint64_t(h.id)
 	*out = p
 	return 0, nil

@@ -20,17 +20,19 @@ const queryFlagsKnown = C.PROCMAPQ_QUERY_SORTED | C.PROCMAPQ_QUERY_BUILD_IDS | C
 const permsKnown = C.PROCMAPQ_PERM_R | C.PROCMAPQ_PERM_W | C.PROCMAPQ_PERM_X | C.PROCMAPQ_PERM_SHARED
 
 // checkSelection checks the fields that procmapq_query_opts and
-// procmapq_normalize_opts share: backend, flags, perms, reserved.
+// procmapq_normalize_opts share: backend, flags, perms, reserved. what
+// names the struct in messages (built only on failure: this runs on every
+// call).
 func (c *call) checkSelection(what string, backend, flags, knownFlags, perms, reserved uint32) (core.Backend, error) {
 	b, err := c.checkBackend(backend)
 	if err != nil {
 		return 0, err
 	}
-	if err := c.checkFlags(what+".flags", flags, knownFlags); err != nil {
-		return 0, err
+	if flags&^knownFlags != 0 {
+		return 0, c.errorf(syscall.EINVAL, "unknown %s.flags bits %#x", what, flags&^knownFlags)
 	}
-	if err := c.checkFlags(what+".perms", perms, permsKnown); err != nil {
-		return 0, err
+	if perms&^permsKnown != 0 {
+		return 0, c.errorf(syscall.EINVAL, "unknown %s.perms bits %#x", what, perms&^permsKnown)
 	}
 	if reserved != 0 {
 		return 0, c.errorf(syscall.EINVAL, "%s.reserved must be 0", what)
@@ -180,6 +182,9 @@ func (c *call) query(p *C.struct_procmapq, addrs *C.uint64_t, n C.size_t, opts *
 	}
 	var goAddrs []uint64
 	if n > 0 {
+		if overlaps(unsafe.Pointer(addrs), uintptr(n)*8, unsafe.Pointer(lookups), uintptr(n)*C.sizeof_struct_procmapq_lookup) {
+			return 0, c.errorf(syscall.EINVAL, "lookups overlaps addrs: answers would overwrite addresses not yet read")
+		}
 		goAddrs = unsafe.Slice((*uint64)(unsafe.Pointer(addrs)), int(n))
 		probeArray(unsafe.Pointer(addrs), uintptr(n)*8, false)
 		probeArray(unsafe.Pointer(lookups), uintptr(n)*C.sizeof_struct_procmapq_lookup, true)
@@ -188,6 +193,11 @@ func (c *call) query(p *C.struct_procmapq, addrs *C.uint64_t, n C.size_t, opts *
 	h.mu.Lock()
 	defer h.mu.Unlock() // also on a fault panic: the export recovers it
 	res := &h.res
+	// core writes the answers straight into the caller's array, whose
+	// layout core.Lookup shares (checked in layout.go); the scratch must
+	// not keep pointing at it after the call.
+	res.Lookups = unsafe.Slice((*core.Lookup)(unsafe.Pointer(lookups)), int(n))
+	defer h.dropCallerArray()
 	qerr := h.core.Query(goAddrs, &v.opts, res)
 	if qerr != nil && !isGone(qerr) {
 		return 0, qerr
@@ -195,19 +205,19 @@ func (c *call) query(p *C.struct_procmapq, addrs *C.uint64_t, n C.size_t, opts *
 	if err := c.finish(&v, out); err != nil {
 		return 0, err
 	}
-	if n > 0 {
-		ls := unsafe.Slice(lookups, int(n))
-		for i, l := range res.Lookups {
-			cl := C.struct_procmapq_lookup{vma: C.int32_t(l.VMA), reason: C.uint32_t(l.Reason)}
-			if l.Reason == core.ReasonFound {
-				cl.file_offset = C.uint64_t(res.VMAs[l.VMA].FileOffset(goAddrs[i]))
-			}
-			ls[i] = cl
-		}
-	}
-	// On ESRCH the answers written above are complete: qerr is returned
-	// with them.
+	// On ESRCH the answers written are complete: qerr is returned with
+	// them.
 	return len(res.VMAs), qerr
+}
+
+// dropCallerArray forgets the caller's lookups array that the scratch
+// result pointed at during a query, so that no later call writes into it.
+func (h *handle) dropCallerArray() { h.res.Lookups = nil }
+
+// overlaps says whether [p, p+n) and [q, q+m) share a byte.
+func overlaps(p unsafe.Pointer, n uintptr, q unsafe.Pointer, m uintptr) bool {
+	a, b := uintptr(p), uintptr(q)
+	return a < b+m && b < a+n
 }
 
 //export pmqGoQuery

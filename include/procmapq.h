@@ -410,8 +410,9 @@ struct procmapq_vma_buf {
  * @n: number of addresses, at most INT32_MAX.
  * @opts: may be NULL (auto backend, no filter, no build IDs).
  * @lookups: caller array of @n entries (out); NULL (or any pointer: it is
- *   not written) when @n is 0.
- *   lookups[i] answers addrs[i].
+ *   not written) when @n is 0. It must not overlap @addrs (-EINVAL).
+ *   lookups[i] answers addrs[i]. On failures other than -ESRCH its
+ *   contents are unspecified.
  * @out: must not be NULL; caller-owned arrays (in) and counts (out). Only
  *   the VMAs that answer some address are in the table.
  * @return the number of VMAs in the table (>= 0) on success.
