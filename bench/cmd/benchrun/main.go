@@ -263,6 +263,9 @@ type driver struct {
 	// budgetScale shrinks the time budgets of a slow driver (Python) so
 	// that make bench stays within its 5 minutes.
 	budgetScale float64
+	// skipKinds are workload kinds the driver has no contender for; its
+	// spec leaves them out.
+	skipKinds []spec.Kind
 }
 
 func (c *config) drivers() []driver {
@@ -271,7 +274,11 @@ func (c *config) drivers() []driver {
 		{name: "go", argv: []string{c.goDriver}, budgetScale: 1},
 	}
 	if c.lib != "" && pythonBindingReady(c) {
-		ds = append(ds, driver{name: "py", usesLib: true, argv: []string{"python3", c.pyDriver}, budgetScale: 0.5})
+		// The Python driver runs whatever py-* contenders pybench.py
+		// offers (py-ioctl, py-text, py-auto, py-bulk-*): they are learnt
+		// from its output. It has no parser of captured text.
+		ds = append(ds, driver{name: "py", usesLib: true, argv: []string{"python3", c.pyDriver}, budgetScale: 0.5,
+			skipKinds: []spec.Kind{spec.KindParse}})
 	}
 	return ds
 }
@@ -301,6 +308,9 @@ func writeSpec(path string, c *config, ws []*workload, rounds int, d driver) err
 		s.Lib = c.lib
 	}
 	for _, w := range ws {
+		if slices.Contains(d.skipKinds, w.Kind) {
+			continue
+		}
 		sw := w.Workload
 		if c.quick {
 			sw.Iters, sw.BudgetMs = 1, 0
