@@ -242,6 +242,40 @@ func checkAgreement(ws []*workload, res *spec.Run) []string {
 			out = append(out, fmt.Sprintf("%s [%s]: answers differ: %s", w.Name, g, strings.Join(parts, " vs ")))
 		}
 	}
+	return append(out, checkParseAgainstKernel(ws, res)...)
+}
+
+// checkParseAgainstKernel compares each parse-N workload with enum-all-N
+// when both ran: the text captured at start, parsed, must list the same
+// VMAs as the live enumerations of the same (unchanging) target, by every
+// backend.
+func checkParseAgainstKernel(ws []*workload, res *spec.Run) []string {
+	var out []string
+	uniform := func(name string) (spec.Digest, bool) {
+		var first spec.Digest
+		n := 0
+		for _, ds := range res.Digests[name] {
+			for _, d := range ds {
+				if n > 0 && d != first {
+					return d, false
+				}
+				first, n = d, n+1
+			}
+		}
+		return first, n > 0
+	}
+	for _, w := range ws {
+		if w.Kind != spec.KindParse {
+			continue
+		}
+		enum := "enum-all-" + strings.TrimPrefix(w.Name, "parse-")
+		p, okP := uniform(w.Name)
+		e, okE := uniform(enum)
+		if okP && okE && p != e {
+			out = append(out, fmt.Sprintf("%s: the parsed captured text (%s, %d VMAs) differs from %s (%s, %d VMAs)",
+				w.Name, p.Hash, p.VMAs, enum, e.Hash, e.VMAs))
+		}
+	}
 	return out
 }
 

@@ -63,6 +63,23 @@ func TestAutoRows(t *testing.T) {
 	}
 }
 
+// A parse row must list what the live enumeration of its target lists.
+func TestParseAgainstKernel(t *testing.T) {
+	parse := &workload{Workload: spec.Workload{Name: "parse-650", Kind: spec.KindParse}, Target: &target{}}
+	enum := &workload{Workload: spec.Workload{Name: "enum-all-650", Kind: spec.KindEnum}, Target: &target{}}
+	res := spec.NewRun()
+	d := func(h string) spec.Digest { return spec.Digest{Hash: h, VMAs: 649} }
+	res.Digests["parse-650"] = map[string][]spec.Digest{"c-fastparse": {d("a")}, "go-parsemaps": {d("a")}}
+	res.Digests["enum-all-650"] = map[string][]spec.Digest{"c-limit": {d("a")}, "go-auto": {d("a")}}
+	if p := checkAgreement([]*workload{parse, enum}, res); len(p) != 0 {
+		t.Fatalf("agreeing answers reported: %v", p)
+	}
+	res.Digests["enum-all-650"] = map[string][]spec.Digest{"c-limit": {d("b")}, "go-auto": {d("b")}}
+	if p := checkAgreement([]*workload{parse, enum}, res); len(p) != 1 || !strings.Contains(p[0], "differs from enum-all-650") {
+		t.Fatalf("parse against enumeration reported as %v", p)
+	}
+}
+
 // The goals table is computed from the run: each goal divides the
 // contenders the issue names, and a goal without data is left out.
 func TestGoals(t *testing.T) {
