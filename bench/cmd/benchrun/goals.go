@@ -149,6 +149,9 @@ func (rep *report) goalsMarkdown() string {
 		val, bound := fmtRatio(g.value), fmt.Sprintf("≤ %.2f×", g.bound)
 		if g.ns {
 			val, bound = fmt.Sprintf("%.1f ns", g.value), fmt.Sprintf("≤ %.0f ns", g.bound)
+			if g.value >= 1000 {
+				val = fmtNs(g.value)
+			}
 		}
 		ok := "yes"
 		if !g.met() {

@@ -432,6 +432,16 @@ func (rep *report) headlines() []string {
 		"`blazesym-open`: libprocmapq auto ("+impl+"), open + query + close, costs %.2f× the physical limit (which also opens per call)")
 	add(rep.ratio("blazesym-kept", impl+"-auto", "c-limit"),
 		"`blazesym-kept`: with the handle kept open, %.2f× the physical limit")
+	add(rep.ratio("single-open", impl+"-auto", "c-limit"),
+		"`single-open`: open + 1 address + close on another process, libprocmapq auto ("+impl+") costs %.2f× C's open + one ioctl + close")
+	if t := rep.table("dense-open"); t != nil {
+		if best, name := t.bestFixedAny(impl); best > 0 && t.median(impl+"-auto") > 0 {
+			out = append(out, fmt.Sprintf("`dense-open`: with a fresh handle per call (blazesym's pattern), libprocmapq auto (%s) costs %.2f× the best fixed strategy (`%s`)",
+				impl, t.median(impl+"-auto")/best, name))
+		}
+	}
+	add(rep.ratio("parse-20000", "go-parsemaps", "c-fastparse"),
+		"`parse-20000`: `core.ParseMaps` on a captured 20,000-line text costs %.2f× a plain C parser")
 	if most, where := rep.mostAllocs("go-auto", false); where != "" {
 		line := fmt.Sprintf("Go core (`go-auto`, kept handle) heap allocations per call: at most %.1f (`%s`)", most, where)
 		if most == 0 {
