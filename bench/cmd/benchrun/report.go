@@ -28,7 +28,7 @@ func textContender(c string) bool {
 }
 
 var contenderAbout = map[string]string{
-	"c-limit":      "physical limit: plain C, one PROCMAP_QUERY per distinct VMA, kept fd (open per call on `*-open` rows: open + ioctls + close)",
+	"c-limit":      "physical limit: plain C, one PROCMAP_QUERY per distinct VMA, kept fd (on rows with a fresh handle per call, `*-open` and `adv-*-fresh`: open + ioctls + close)",
 	"c-fastparse":  "hand-written C text parser (perf style), pread into 64 KiB, kept fd; on `parse-*` rows its line splitter and parser alone over the captured text in memory (the rows' reference)",
 	"c-fscanf":     "the seed's fscanf text resolver (fopen per call, 4 KiB stdio buffer)",
 	"cabi-ioctl":   "libprocmapq through the C ABI, ioctl backend",
