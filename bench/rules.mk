@@ -24,10 +24,10 @@ BENCH_ARGS    = -c-driver $(BENCH_DRIVER) -go-driver $(BENCH_GO) -lib $(LIB_SO) 
 
 .PHONY: bench-run bench-smoke bench-publish bench-binaries
 
-$(BENCH_DRIVER): bench/c/driver.c bench/c/plain.c bench/c/cabi.c bench/c/bench.h $(INCLUDE_DIR)/procmapq.h
+$(BENCH_DRIVER): bench/c/driver.c bench/c/plain.c bench/c/cabi.c bench/c/common.c bench/c/bench.h $(INCLUDE_DIR)/procmapq.h
 	@mkdir -p $(BENCH_BUILD)
 	@echo "  CC      $@"
-	$(Q)$(CC) $(CFLAGS) -I$(INCLUDE_DIR) -o $@ bench/c/driver.c bench/c/plain.c bench/c/cabi.c -ldl -lpthread
+	$(Q)$(CC) $(CFLAGS) -I$(INCLUDE_DIR) -o $@ bench/c/driver.c bench/c/plain.c bench/c/cabi.c bench/c/common.c -ldl -lpthread
 
 # The Go programs live in their own module (bench/go.mod) so that
 # prometheus/procfs stays out of the library's dependencies; go build's

@@ -1,9 +1,13 @@
 /* cabi.c: libprocmapq through its C ABI, one contender per backend
  * (cabi-ioctl, cabi-text, cabi-auto), plus the costs of the ABI itself.
  *
- * The library is loaded with dlopen, so the driver builds and runs the
- * other contenders when libprocmapq.so does not exist yet, and so that the
- * load cost can be measured in a fresh process (--load-probe). */
+ * The library is loaded with dlopen, so that the driver builds and runs
+ * the other contenders when libprocmapq.so does not exist yet (the
+ * orchestrator then gives no "lib" line), and so that the load cost can be
+ * measured in a fresh process (--load-probe). The header is always there
+ * (include/, compiled with -I include); a library that was asked for and
+ * does not load is an error, never a silent drop of the cabi-* contenders.
+ * cabi-text also answers parse-only workloads (procmapq_open_text). */
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <errno.h>
@@ -11,28 +15,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/syscall.h>
-#include <unistd.h>
+
+#include <procmapq.h> /* always there: built with -I include */
 
 #include "bench.h"
 
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-	return x < y ? -1 : x > y;
-}
-
-static double median(double *v, int n)
-{
-	qsort(v, (size_t)n, sizeof *v, cmp_double);
-	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
-
-#if __has_include(<procmapq.h>)
-#include <procmapq.h>
 
 static struct {
 	int (*open)(int, const struct procmapq_open_opts *, struct procmapq **);
+	int (*open_text)(const char *, size_t, const struct procmapq_open_opts *, struct procmapq **);
 	int (*close)(struct procmapq *);
 	int (*query)(struct procmapq *, const uint64_t *, size_t, const struct procmapq_query_opts *,
 		     struct procmapq_lookup *, struct procmapq_vma_buf *);
@@ -54,6 +45,7 @@ static int load_symbols(const char *path, const char **why)
 		return -1;                                \
 	}
 	SYM(open, "procmapq_open");
+	SYM(open_text, "procmapq_open_text");
 	SYM(close, "procmapq_close");
 	SYM(query, "procmapq_query");
 	SYM(enumerate, "procmapq_enumerate");
@@ -102,11 +94,11 @@ static void grow(struct cabi_state *s, const struct procmapq_vma_buf *out)
 {
 	if (out->vmas_count > s->vmas_cap) {
 		s->vmas_cap = 2 * out->vmas_count;
-		s->vmas = realloc(s->vmas, s->vmas_cap * sizeof *s->vmas);
+		s->vmas = xreallocarray(s->vmas, s->vmas_cap, sizeof *s->vmas);
 	}
 	if (out->names_len > s->names_cap) {
 		s->names_cap = 2 * out->names_len;
-		s->names = realloc(s->names, s->names_cap);
+		s->names = xrealloc(s->names, s->names_cap);
 	}
 }
 
@@ -134,7 +126,7 @@ static int cabi_query(struct contender *c, const uint64_t *addrs, size_t n, stru
 	struct cabi_state *s = c->state;
 	if (n > s->lookups_cap) {
 		s->lookups_cap = n;
-		s->lookups = realloc(s->lookups, n * sizeof *s->lookups);
+		s->lookups = xreallocarray(s->lookups, n, sizeof *s->lookups);
 	}
 	PROCMAPQ_OPTS(procmapq_query_opts, opts, .backend = s->backend, .flags = PROCMAPQ_QUERY_SORTED);
 	for (;;) {
@@ -171,6 +163,20 @@ static int cabi_enumerate(struct contender *c, bool exec_only, struct answers *a
 	}
 }
 
+/* cabi_parse is procmapq_open_text + procmapq_enumerate + procmapq_close
+ * on a captured text in memory: the library's parser, no kernel (the
+ * cabi-text contender on parse-only workloads). */
+static int cabi_parse(struct contender *c, const char *text, size_t len, struct answers *ans)
+{
+	struct cabi_state *s = c->state;
+	int r = lib.open_text(text, len, NULL, &s->h);
+	if (r < 0)
+		return r;
+	r = cabi_enumerate(c, false, ans);
+	cabi_close(c);
+	return r;
+}
+
 static struct contender cabi_contenders[3] = {
 	{ .name = "cabi-ioctl", .state = &states[0] },
 	{ .name = "cabi-text", .state = &states[1] },
@@ -180,20 +186,21 @@ static struct contender cabi_contenders[3] = {
 int cabi_load(const char *lib_path, struct contender **out, int max, const char **why)
 {
 	if (load_symbols(lib_path, why))
-		return 0;
+		return -1;
 	const uint32_t backends[3] = { PROCMAPQ_BACKEND_IOCTL, PROCMAPQ_BACKEND_TEXT, PROCMAPQ_BACKEND_AUTO };
 	int k = 0;
 	for (; k < 3 && k < max; k++) {
 		struct contender *c = &cabi_contenders[k];
 		states[k].backend = backends[k];
 		states[k].vmas_cap = 1024;
-		states[k].vmas = malloc(states[k].vmas_cap * sizeof *states[k].vmas);
+		states[k].vmas = xreallocarray(NULL, states[k].vmas_cap, sizeof *states[k].vmas);
 		states[k].names_cap = 64 << 10;
-		states[k].names = malloc(states[k].names_cap);
+		states[k].names = xmalloc(states[k].names_cap);
 		c->open = cabi_open;
 		c->close = cabi_close;
 		c->query = cabi_query;
 		c->enumerate = cabi_enumerate;
+		c->parse = backends[k] == PROCMAPQ_BACKEND_TEXT ? cabi_parse : NULL;
 		out[k] = c;
 	}
 	return k;
@@ -243,17 +250,22 @@ void cabi_extras(int pid, const uint64_t *addrs, size_t n)
 	}
 	printf("extra cabi_empty_batch_ns %.1f\n", median(per, REPS));
 	/* First call on a new thread: the thread is attached to the Go runtime. */
+	size_t done = 0;
 	for (int t = 0; t < THREADS && n > 0; t++) {
-		struct thread_probe p = { .h = h, .addr = addrs[t % n] };
+		struct thread_probe p = { .h = h, .addr = addrs[(size_t)t % n] };
 		pthread_t th;
-		pthread_create(&th, NULL, first_call_thread, &p);
+		int err = pthread_create(&th, NULL, first_call_thread, &p);
+		if (err) {
+			printf("error extras c-abi pthread_create: %s\n", strerror(err));
+			break;
+		}
 		pthread_join(th, NULL);
-		per[t] = p.first_ns;
-		second[t] = p.second_ns;
+		per[done] = p.first_ns;
+		second[done++] = p.second_ns;
 	}
-	if (n > 0) {
-		printf("extra cabi_new_thread_first_call_ns %.0f\n", median(per, THREADS));
-		printf("extra cabi_new_thread_second_call_ns %.0f\n", median(second, THREADS));
+	if (done > 0) {
+		printf("extra cabi_new_thread_first_call_ns %.0f\n", median(per, done));
+		printf("extra cabi_new_thread_second_call_ns %.0f\n", median(second, done));
 	}
 	lib.close(h);
 }
@@ -279,8 +291,8 @@ int cabi_load_probe(const char *lib_path)
 	const char *why;
 	uint64_t t0 = now_ns();
 	if (load_symbols(lib_path, &why)) {
-		printf("note c-abi-unavailable %s\n", why);
-		return 0;
+		fprintf(stderr, "driver: cannot load %s: %s\n", lib_path, why);
+		return 2;
 	}
 	uint64_t t1 = now_ns();
 	int sup = lib.supports(); /* the first call enters the Go runtime */
@@ -291,7 +303,10 @@ int cabi_load_probe(const char *lib_path)
 	char names[4096];
 	uint64_t addr = (uintptr_t)&cabi_load_probe;
 	PROCMAPQ_OPTS(procmapq_vma_buf, out, .vmas = &v, .vmas_cap = 1, .names = names, .names_cap = sizeof names);
-	lib.open(0, NULL, &h);
+	if (lib.open(0, NULL, &h) < 0) {
+		fprintf(stderr, "driver: load probe: procmapq_open(0): %s\n", lib.last_error());
+		return 2;
+	}
 	lib.query(h, &addr, 1, NULL, &lk, &out);
 	lib.close(h);
 	uint64_t t3 = now_ns();
@@ -304,37 +319,4 @@ int cabi_load_probe(const char *lib_path)
 	printf("extra load_vmsize_added_kib %ld\n", status_field("VmSize") - vm0);
 	printf("extra load_threads_added %ld\n", status_field("Threads") - th0);
 	return 0;
-}
-
-#else /* no header: only the plain contenders */
-
-int cabi_load(const char *lib_path, struct contender **out, int max, const char **why)
-{
-	(void)lib_path, (void)out, (void)max;
-	*why = "procmapq.h-missing-at-build-time";
-	return 0;
-}
-void cabi_extras(int pid, const uint64_t *addrs, size_t n) { (void)pid, (void)addrs, (void)n; }
-int cabi_load_probe(const char *lib_path)
-{
-	(void)lib_path;
-	printf("note c-abi-unavailable procmapq.h-missing-at-build-time\n");
-	return 0;
-}
-
-#endif
-
-/* syscall_cost prints the cost of a trivial system call, to describe the
- * machine next to the numbers. */
-void syscall_cost(void)
-{
-	enum { REPS = 7, CALLS = 100000 };
-	double per[REPS];
-	for (int r = 0; r < REPS; r++) {
-		uint64_t t0 = now_ns();
-		for (int i = 0; i < CALLS; i++)
-			syscall(SYS_getppid);
-		per[r] = (double)(now_ns() - t0) / CALLS;
-	}
-	printf("extra syscall_getppid_ns %.0f\n", median(per, REPS));
 }

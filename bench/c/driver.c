@@ -2,7 +2,8 @@
  *
  *   driver SPEC                 run the workloads of SPEC, print results
  *   driver --extras LIB PID ADDRS   syscall cost; C ABI per-call costs (empty
- *                               batch, first call on a new thread)
+ *                               batch, first call on a new thread); LIB "-"
+ *                               = no library, the syscall cost only
  *   driver --load-probe LIB     dlopen + first call, RSS and threads added
  *
  * SPEC lines (written by the orchestrator, bench/cmd/benchrun):
@@ -10,9 +11,14 @@
  *   contenders NAME,NAME...     run only these (optional)
  *   workload NAME KIND PID MODE ITERS BUDGET_MS ARG
  * KIND is query (ARG = file of sorted hex addresses), single (one address
- * per call, cycling through ARG), enum (ARG = all | exec), or blazesym (own
- * process, five addresses chosen here; PID 0). MODE is kept (one handle per
+ * per call, cycling through ARG), enum (ARG = all | exec), blazesym (own
+ * process, five addresses chosen here; PID 0), or parse (ARG = a captured
+ * maps text, read into memory before timing; only contenders with a parser
+ * of their own run it, no open, no kernel). MODE is kept (one handle per
  * contender for the whole workload) or open (open, query, close per call).
+ *
+ * A "lib" line that names a library which does not load is an error (exit
+ * 2): the cabi-* contenders are never dropped silently.
  *
  * Contenders run round-robin, a block of calls each in turn, so that they
  * share the machine's noise; each first runs once untimed and its answers'
@@ -31,59 +37,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "bench.h"
 
 #define MAX_CONTENDERS 16
-
-uint64_t now_ns(void)
-{
-	struct timespec t;
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
-}
-
-static void *xrealloc(void *p, size_t n)
-{
-	p = realloc(p, n);
-	if (!p) {
-		perror("realloc");
-		exit(2);
-	}
-	return p;
-}
-
-void answers_reset(struct answers *a, size_t n)
-{
-	if (n > a->idx_cap) {
-		a->idx = xrealloc(a->idx, n * sizeof *a->idx);
-		a->idx_cap = n;
-	}
-	for (size_t i = 0; i < n; i++)
-		a->idx[i] = -1;
-	a->nvmas = 0;
-	a->arena_len = 0;
-}
-
-int32_t answers_add(struct answers *a, const struct vma *v, const char *name, size_t name_len)
-{
-	if (a->nvmas == a->vmas_cap) {
-		a->vmas_cap = a->vmas_cap ? 2 * a->vmas_cap : 64;
-		a->vmas = xrealloc(a->vmas, a->vmas_cap * sizeof *a->vmas);
-	}
-	if (a->arena_len + name_len > a->arena_cap) {
-		a->arena_cap = 2 * (a->arena_len + name_len) + 4096;
-		a->arena = xrealloc(a->arena, a->arena_cap);
-	}
-	struct vma *dst = &a->vmas[a->nvmas];
-	*dst = *v;
-	dst->name_off = (uint32_t)a->arena_len;
-	dst->name_len = (uint32_t)name_len;
-	memcpy(a->arena + a->arena_len, name, name_len);
-	a->arena_len += name_len;
-	return (int32_t)a->nvmas++;
-}
 
 /* ---- digests: the same arithmetic as bench/internal/digest (Go) ------ */
 
@@ -141,7 +98,7 @@ static uint64_t enum_digest(const struct answers *a, size_t *count)
 
 /* ---- workloads ------------------------------------------------------- */
 
-enum kind { KIND_QUERY, KIND_SINGLE, KIND_ENUM, KIND_BLAZESYM };
+enum kind { KIND_QUERY, KIND_SINGLE, KIND_ENUM, KIND_BLAZESYM, KIND_PARSE };
 
 struct workload {
 	char name[64];
@@ -152,6 +109,8 @@ struct workload {
 	bool exec_only;
 	uint64_t *addrs;
 	size_t n;
+	char *text; /* KIND_PARSE: the captured maps text */
+	size_t text_len;
 };
 
 static int cmp_u64(const void *a, const void *b)
@@ -172,9 +131,32 @@ static void read_addrs(const char *path, struct workload *w)
 	while (fscanf(f, "%llx", &a) == 1) {
 		if (w->n == cap) {
 			cap = cap ? 2 * cap : 1024;
-			w->addrs = xrealloc(w->addrs, cap * sizeof *w->addrs);
+			w->addrs = xreallocarray(w->addrs, cap, sizeof *w->addrs);
 		}
 		w->addrs[w->n++] = a;
+	}
+	fclose(f);
+}
+
+/* read_text loads a parse workload's captured maps text. */
+static void read_text(const char *path, struct workload *w)
+{
+	FILE *f = fopen(path, "rb");
+	if (!f) {
+		perror(path);
+		exit(2);
+	}
+	size_t cap = 1 << 16;
+	w->text = xmalloc(cap);
+	size_t got;
+	while ((got = fread(w->text + w->text_len, 1, cap - w->text_len, f)) > 0) {
+		w->text_len += got;
+		if (w->text_len == cap)
+			w->text = xrealloc(w->text, cap *= 2);
+	}
+	if (ferror(f)) {
+		perror(path);
+		exit(2);
 	}
 	fclose(f);
 }
@@ -190,7 +172,7 @@ __attribute__((noinline)) int bench_marker_two(int x) { return x * 5 + 2; }
 static void blazesym_addrs(struct workload *w)
 {
 	static const char *const libc_syms[] = { "chdir", "fopen", "qsort" };
-	w->addrs = xrealloc(NULL, 5 * sizeof *w->addrs);
+	w->addrs = xreallocarray(NULL, 5, sizeof *w->addrs);
 	for (int i = 0; i < 3; i++)
 		w->addrs[w->n++] = (uintptr_t)dlsym(RTLD_DEFAULT, libc_syms[i]);
 	w->addrs[w->n++] = (uintptr_t)&bench_marker_one;
@@ -217,6 +199,9 @@ static int64_t run_once(struct contender *c, const struct workload *w, size_t ba
 	case KIND_ENUM:
 		err = c->enumerate(c, w->exec_only, ans);
 		break;
+	case KIND_PARSE:
+		err = c->parse(c, w->text, w->text_len, ans);
+		break;
 	}
 	if (w->mode == OPEN_PER_CALL)
 		c->close(c);
@@ -239,7 +224,7 @@ static int check_run(struct contender *c, const struct workload *w, struct answe
 			count += ans->nvmas;
 		}
 	} else if ((r = run_once(c, w, 0, ans)) >= 0) {
-		if (w->kind == KIND_ENUM)
+		if (w->kind == KIND_ENUM || w->kind == KIND_PARSE)
 			h = enum_digest(ans, &count);
 		else {
 			h = query_digest(h, ans, w->n, &found);
@@ -278,7 +263,7 @@ static void samples_add(struct samples *s, int64_t ns)
 {
 	if (s->n == s->cap) {
 		s->cap = s->cap ? 2 * s->cap : 256;
-		s->v = xrealloc(s->v, s->cap * sizeof *s->v);
+		s->v = xreallocarray(s->v, s->cap, sizeof *s->v);
 	}
 	s->v[s->n++] = ns;
 }
@@ -312,7 +297,7 @@ static void run_workload(struct workload *w, struct contender **all, int nall)
 	int nc = 0;
 	for (int i = 0; i < nall; i++) {
 		struct contender *c = all[i];
-		if (!is_chosen(c->name))
+		if (!is_chosen(c->name) || (w->kind == KIND_PARSE && !c->parse))
 			continue;
 		c->pid = w->pid;
 		uint64_t per_call = 0;
@@ -365,9 +350,7 @@ static void run_workload(struct workload *w, struct contender **all, int nall)
 		/* How the last timed call was answered (auto may learn). */
 		if (ans[k].strategy[0])
 			printf("info %s %s strategy=%s\n", w->name, cs[k]->name, ans[k].strategy);
-		free(ans[k].vmas);
-		free(ans[k].idx);
-		free(ans[k].arena);
+		answers_free(&ans[k]);
 		if (w->mode == KEEP_OPEN)
 			cs[k]->close(cs[k]);
 	}
@@ -382,6 +365,12 @@ static int parse_workload(char *line, struct workload *w)
 		   &w->iters, &w->budget_ms, arg) != 7)
 		return -1;
 	w->mode = strcmp(mode, "open") == 0 ? OPEN_PER_CALL : KEEP_OPEN;
+	if (strcmp(kind, "parse") == 0) {
+		/* A parser needs no handle: neither kept nor opened per call. */
+		w->kind = KIND_PARSE;
+		w->mode = NO_HANDLE;
+		read_text(arg, w);
+	} else
 	if (strcmp(kind, "query") == 0 || strcmp(kind, "single") == 0) {
 		w->kind = kind[0] == 'q' ? KIND_QUERY : KIND_SINGLE;
 		read_addrs(arg, w);
@@ -408,17 +397,20 @@ int main(int argc, char **argv)
 		struct workload w = { 0 };
 		read_addrs(argv[4], &w);
 		syscall_cost();
+		if (strcmp(argv[2], "-") == 0) /* no library built: the reference only */
+			return 0;
 		const char *why;
 		struct contender *tmp[MAX_CONTENDERS];
-		if (cabi_load(argv[2], tmp, MAX_CONTENDERS, &why) == 0) {
-			printf("note c-abi-unavailable %s\n", why);
-			return 0;
+		if (cabi_load(argv[2], tmp, MAX_CONTENDERS, &why) < 0) {
+			fprintf(stderr, "driver: cannot load %s: %s\n", argv[2], why);
+			return 2;
 		}
 		cabi_extras(atoi(argv[3]), w.addrs, w.n);
+		free(w.addrs);
 		return 0;
 	}
 	if (argc != 2) {
-		fprintf(stderr, "usage: driver SPEC | --extras LIB PID ADDRS | --load-probe LIB\n");
+		fprintf(stderr, "usage: driver SPEC | --extras LIB|- PID ADDRS | --load-probe LIB\n");
 		return 2;
 	}
 	FILE *spec = fopen(argv[1], "r");
@@ -434,11 +426,14 @@ int main(int argc, char **argv)
 		if (strncmp(line, "lib ", 4) == 0) {
 			const char *why = NULL;
 			int added = cabi_load(line + 4, all + nall, MAX_CONTENDERS - nall, &why);
-			if (added == 0)
-				printf("note c-abi-unavailable %s\n", why);
+			if (added < 0) {
+				fprintf(stderr, "driver: cannot load %s: %s\n", line + 4, why);
+				return 2;
+			}
 			nall += added;
 		} else if (strncmp(line, "contenders ", 11) == 0) {
-			chosen = strdup(line + 11);
+			free(chosen);
+			chosen = xstrdup(line + 11);
 		} else if (strncmp(line, "workload ", 9) == 0) {
 			struct workload w;
 			if (parse_workload(line, &w)) {
@@ -447,6 +442,7 @@ int main(int argc, char **argv)
 			}
 			run_workload(&w, all, nall);
 			free(w.addrs);
+			free(w.text);
 		}
 	}
 	fclose(spec);

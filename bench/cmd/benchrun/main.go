@@ -242,6 +242,40 @@ func checkAgreement(ws []*workload, res *spec.Run) []string {
 			out = append(out, fmt.Sprintf("%s [%s]: answers differ: %s", w.Name, g, strings.Join(parts, " vs ")))
 		}
 	}
+	return append(out, checkParseAgainstKernel(ws, res)...)
+}
+
+// checkParseAgainstKernel compares each parse-N workload with enum-all-N
+// when both ran: the text captured at start, parsed, must list the same
+// VMAs as the live enumerations of the same (unchanging) target, by every
+// backend.
+func checkParseAgainstKernel(ws []*workload, res *spec.Run) []string {
+	var out []string
+	uniform := func(name string) (spec.Digest, bool) {
+		var first spec.Digest
+		n := 0
+		for _, ds := range res.Digests[name] {
+			for _, d := range ds {
+				if n > 0 && d != first {
+					return d, false
+				}
+				first, n = d, n+1
+			}
+		}
+		return first, n > 0
+	}
+	for _, w := range ws {
+		if w.Kind != spec.KindParse {
+			continue
+		}
+		enum := "enum-all-" + strings.TrimPrefix(w.Name, "parse-")
+		p, okP := uniform(w.Name)
+		e, okE := uniform(enum)
+		if okP && okE && p != e {
+			out = append(out, fmt.Sprintf("%s: the parsed captured text (%s, %d VMAs) differs from %s (%s, %d VMAs)",
+				w.Name, p.Hash, p.VMAs, enum, e.Hash, e.VMAs))
+		}
+	}
 	return out
 }
 
@@ -263,6 +297,9 @@ type driver struct {
 	// budgetScale shrinks the time budgets of a slow driver (Python) so
 	// that make bench stays within its 5 minutes.
 	budgetScale float64
+	// skipKinds are workload kinds the driver has no contender for; its
+	// spec leaves them out.
+	skipKinds []spec.Kind
 }
 
 func (c *config) drivers() []driver {
@@ -271,7 +308,11 @@ func (c *config) drivers() []driver {
 		{name: "go", argv: []string{c.goDriver}, budgetScale: 1},
 	}
 	if c.lib != "" && pythonBindingReady(c) {
-		ds = append(ds, driver{name: "py", usesLib: true, argv: []string{"python3", c.pyDriver}, budgetScale: 0.5})
+		// The Python driver runs whatever py-* contenders pybench.py
+		// offers (py-ioctl, py-text, py-auto, py-bulk-*): they are learnt
+		// from its output. It has no parser of captured text.
+		ds = append(ds, driver{name: "py", usesLib: true, argv: []string{"python3", c.pyDriver}, budgetScale: 0.5,
+			skipKinds: []spec.Kind{spec.KindParse}})
 	}
 	return ds
 }
@@ -301,6 +342,9 @@ func writeSpec(path string, c *config, ws []*workload, rounds int, d driver) err
 		s.Lib = c.lib
 	}
 	for _, w := range ws {
+		if slices.Contains(d.skipKinds, w.Kind) {
+			continue
+		}
 		sw := w.Workload
 		if c.quick {
 			sw.Iters, sw.BudgetMs = 1, 0

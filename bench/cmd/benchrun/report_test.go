@@ -1,6 +1,7 @@
 package main
 
 import (
+	"math"
 	"strings"
 	"testing"
 
@@ -59,5 +60,88 @@ func TestAutoRows(t *testing.T) {
 	rows := tb.autoRows()
 	if len(rows) != 1 || rows[0].impl != "go" || rows[0].bestFixed != 8 || rows[0].fixedName != "text" || rows[0].strategy != "text" {
 		t.Errorf("autoRows = %+v", rows)
+	}
+}
+
+// A parse row must list what the live enumeration of its target lists.
+func TestParseAgainstKernel(t *testing.T) {
+	parse := &workload{Workload: spec.Workload{Name: "parse-650", Kind: spec.KindParse}, Target: &target{}}
+	enum := &workload{Workload: spec.Workload{Name: "enum-all-650", Kind: spec.KindEnum}, Target: &target{}}
+	res := spec.NewRun()
+	d := func(h string) spec.Digest { return spec.Digest{Hash: h, VMAs: 649} }
+	res.Digests["parse-650"] = map[string][]spec.Digest{"c-fastparse": {d("a")}, "go-parsemaps": {d("a")}}
+	res.Digests["enum-all-650"] = map[string][]spec.Digest{"c-limit": {d("a")}, "go-auto": {d("a")}}
+	if p := checkAgreement([]*workload{parse, enum}, res); len(p) != 0 {
+		t.Fatalf("agreeing answers reported: %v", p)
+	}
+	res.Digests["enum-all-650"] = map[string][]spec.Digest{"c-limit": {d("b")}, "go-auto": {d("b")}}
+	if p := checkAgreement([]*workload{parse, enum}, res); len(p) != 1 || !strings.Contains(p[0], "differs from enum-all-650") {
+		t.Fatalf("parse against enumeration reported as %v", p)
+	}
+}
+
+// The goals table is computed from the run: each goal divides the
+// contenders the issue names, and a goal without data is left out.
+func TestGoals(t *testing.T) {
+	mk := func(name string, kind spec.Kind, addrs int, medians map[string]float64) table {
+		tb := table{w: &workload{Workload: spec.Workload{Name: name, Kind: kind, Addrs: make([]uint64, addrs)}}}
+		for c, m := range medians {
+			tb.rows = append(tb.rows, row{contender: c, st: stat{median: m}})
+		}
+		return tb
+	}
+	rep := &report{
+		contenders: []string{"c-limit", "c-fastparse", "cabi-ioctl", "cabi-text", "cabi-auto", "go-text", "go-parsemaps", "py-auto", "py-bulk-auto"},
+		tables: []table{
+			mk("single", spec.KindSingle, 1, map[string]float64{"c-limit": 1000, "c-fastparse": 9000, "cabi-auto": 1250, "py-auto": 5000}),
+			mk("dense-open", spec.KindQuery, 3000, map[string]float64{"c-limit": 700, "c-fastparse": 150, "cabi-ioctl": 800, "cabi-text": 160, "cabi-auto": 300}),
+			mk("parse-650", spec.KindParse, 0, map[string]float64{"c-fastparse": 20, "go-text": 25, "go-parsemaps": 40, "cabi-text": 22}),
+			mk("procfs_query", spec.KindQuery, 3000, map[string]float64{"c-limit": 10000, "cabi-auto": 11000, "py-bulk-auto": 120000}),
+			mk("enum-all-650", spec.KindEnum, 0, map[string]float64{"c-limit": 1000, "c-fastparse": 140, "cabi-auto": 150}),
+		},
+	}
+	got := map[string]goal{}
+	for _, g := range rep.goals() {
+		got[g.what+" "+g.row+" "+strings.Fields(g.details)[0]] = g
+	}
+	for key, want := range map[string]struct {
+		value float64
+		met   bool
+	}{
+		goalCABIOpen + " single `cabi-auto`":        {1.25, true},
+		goalPyOne + " single `py-auto`":             {5, false},
+		goalDenseOpen + " dense-open `cabi-auto`":   {2, false},
+		goalParse + " parse-650 `go-text`":          {1.25, true},
+		goalParse + " parse-650 `go-parsemaps`":     {2, false},
+		goalCABIParse + " parse-650 `cabi-text`":    {1.1, true},
+		goalCABI + " procfs_query `cabi-auto`":      {1.1, true},
+		goalPyBulk + " procfs_query `py-bulk-auto`": {40, true},
+		goalEnumAll + " enum-all-650 `cabi-auto`":   {150.0 / 140, true},
+	} {
+		g, ok := got[key]
+		if !ok {
+			t.Errorf("goal %q missing; have %v", key, got)
+			continue
+		}
+		if math.Abs(g.value-want.value) > 1e-9 || g.met() != want.met {
+			t.Errorf("goal %q = %v (met %v), want %v (met %v)", key, g.value, g.met(), want.value, want.met)
+		}
+		delete(got, key)
+	}
+	if len(got) != 0 {
+		t.Errorf("unexpected goals: %v", got)
+	}
+	if md := rep.goalsMarkdown(); !strings.Contains(md, "| **no** |") || !strings.Contains(md, "6 of 9 met") {
+		t.Errorf("goals table:\n%s", md)
+	}
+}
+
+// py-* contenders the Python driver adds later are described, not dropped.
+func TestAboutUnknownPython(t *testing.T) {
+	if a := about("py-bulk-auto"); !strings.Contains(a, "bulk") || !strings.Contains(a, "auto backend") {
+		t.Errorf("about(py-bulk-auto) = %q", a)
+	}
+	if a := about("py-something"); a == "" {
+		t.Error("about(py-something) is empty")
 	}
 }

@@ -38,6 +38,7 @@ type target struct {
 	vmas    []core.VMA // every VMA, from its maps text at start
 	modules []core.VMA // the modules' r-x VMAs
 	block   testtarget.Mapping
+	text    []byte // its maps text at start (parse workloads)
 }
 
 func startTarget(size targetSize) (*target, error) {
@@ -52,9 +53,9 @@ func startTarget(size targetSize) (*target, error) {
 		return nil, err
 	}
 	t := &target{size: size, proc: p}
-	text, err := os.ReadFile(fmt.Sprintf("/proc/%d/maps", p.Pid))
+	t.text, err = os.ReadFile(fmt.Sprintf("/proc/%d/maps", p.Pid))
 	if err == nil {
-		t.vmas, err = core.ParseMaps(text)
+		t.vmas, err = core.ParseMaps(t.text)
 	}
 	if err != nil {
 		p.Stop()
@@ -260,6 +261,34 @@ func buildWorkloads(dir string, seed uint64, targets map[int]*target, selected f
 		must(add(&workload{Workload: spec.Workload{Name: "single", Kind: spec.KindSingle},
 			Title:  "single address per call (crash-tracker style), random VMAs of a " + vmaCount(t) + "-VMA target",
 			Target: t, Iters: 5000, BudgetMs: 1200}, single))
+		// A profiler resolving one sample of another process: open its
+		// maps, one address, close (C: open + one PROCMAP_QUERY + close).
+		must(add(&workload{Workload: spec.Workload{Name: "single-open", Kind: spec.KindSingle, OpenEach: true},
+			Title:  "single-open: open + 1 address + close per call, same addresses as `single`, another process (" + vmaCount(t) + " VMAs)",
+			Target: t, Iters: 3000, BudgetMs: 1200}, single))
+		// blazesym's pattern: a fresh handle for every batch, so nothing
+		// learnt by an earlier handle is kept by the handle itself.
+		r = rngFor(seed, "dense")
+		must(add(&workload{Workload: spec.Workload{Name: "dense-open", Kind: spec.KindQuery, OpenEach: true},
+			Title:  "dense-open: the `dense` batch (3,000 addresses over 450 VMAs of " + vmaCount(t) + "), open + query + close per call",
+			Target: t, Iters: 2000, BudgetMs: 2000}, spread(r, pick(r, t.queryable(), 450), 3000)))
+	}
+	// Parse only: a maps text captured once at start, parsed from memory
+	// (no kernel cost); answers are an enumeration's.
+	for _, n := range []int{650, 20000} {
+		t := targets[n]
+		if t == nil {
+			continue
+		}
+		name := "parse-" + strconv.Itoa(n)
+		w := &workload{Workload: spec.Workload{Name: name, Kind: spec.KindParse},
+			Title:  fmt.Sprintf("parse only: the %d-line maps text of the %s-VMA target, captured at start, parsed from memory (no kernel)", len(t.vmas), vmaCount(t)),
+			Target: t, Group: "parse", Iters: 2000, BudgetMs: map[int]int{650: 1000, 20000: 3000}[n]}
+		if selected(name) {
+			w.Arg = filepath.Join(dir, name+".maps")
+			must(os.WriteFile(w.Arg, t.text, 0o644))
+		}
+		must(add(w, nil))
 	}
 	for _, size := range targetSizes {
 		t := targets[size.VMAs]
@@ -320,7 +349,11 @@ func neededSizes(selected func(string) bool) []targetSize {
 		use := selected("sparse-"+n) || selected("enum-all-"+n) || selected("enum-exec-"+n)
 		switch s.VMAs {
 		case 650:
-			use = use || selected("procfs_query") || selected("dense") || selected("single")
+			for _, w := range []string{"procfs_query", "dense", "dense-open", "single", "single-open", "parse-650"} {
+				use = use || selected(w)
+			}
+		case 20000:
+			use = use || selected("parse-20000")
 		case 2000:
 			for _, a := range []string{"adv-spread-first", "adv-heavy-first", "adv-spread-first-fresh", "adv-heavy-first-fresh"} {
 				use = use || selected(a)

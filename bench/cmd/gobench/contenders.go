@@ -2,8 +2,11 @@ package main
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
+	"strconv"
 
 	"github.com/libprocmapq/libprocmapq/bench/internal/spec"
 	"github.com/libprocmapq/libprocmapq/core"
@@ -109,6 +112,8 @@ type procfsContender struct {
 	maps  []*procfs.ProcMap
 	found []int32 // per address: index into maps, -1 = none
 	vmas  int
+	// fakeRoot is the procfs root made for parse workloads.
+	fakeRoot string
 }
 
 func (c *procfsContender) name() string { return "go-procfs" }
@@ -209,7 +214,122 @@ func (c *procfsContender) distinct() int { return c.vmas }
 func (c *procfsContender) strategy() string { return "" }
 
 // makesGarbage: ProcMaps() allocates about 4 objects per VMA.
-func (c *procfsContender) makesGarbage() {}
+func (c *procfsContender) makesGarbage(*spec.Workload) bool { return true }
+
+// loadText makes a fake procfs root holding the captured text as
+// <pid>/maps, under /dev/shm (memory, like /proc) when it exists:
+// prometheus/procfs has no API to parse maps from bytes, only from a file
+// under a procfs mount point (procfs.NewFS accepts any directory).
+func (c *procfsContender) loadText(w *spec.Workload) error {
+	dir := os.TempDir()
+	if st, err := os.Stat("/dev/shm"); err == nil && st.IsDir() {
+		dir = "/dev/shm"
+	}
+	root, err := os.MkdirTemp(dir, "procmapq-bench-procfs-")
+	if err != nil {
+		return err
+	}
+	c.fakeRoot = root
+	pid := w.Pid
+	if pid <= 0 {
+		pid = 1
+	}
+	pidDir := filepath.Join(root, strconv.Itoa(pid))
+	if err := os.Mkdir(pidDir, 0o755); err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(pidDir, "maps"), w.Text, 0o644); err != nil {
+		return err
+	}
+	fs, err := procfs.NewFS(root)
+	if err != nil {
+		return err
+	}
+	c.proc, err = fs.Proc(pid)
+	return err
+}
+
+// parse is ProcMaps() on the fake root: reading the file (tmpfs) and
+// parsing it.
+func (c *procfsContender) parse() error { return c.enumerate(false) }
+
+func (c *procfsContender) unloadText() {
+	if c.fakeRoot != "" {
+		os.RemoveAll(c.fakeRoot)
+		c.fakeRoot = ""
+	}
+	c.proc = procfs.Proc{}
+}
+
+// coreTextContender is go-text: a coreContender that also answers parse
+// workloads, by core.OpenText + Enumerate + Close on the captured text.
+type coreTextContender struct {
+	*coreContender
+	text []byte
+}
+
+func (c *coreTextContender) loadText(w *spec.Workload) error {
+	c.text = w.Text
+	return nil
+}
+
+func (c *coreTextContender) parse() error {
+	h, err := core.OpenText(c.text)
+	if err != nil {
+		return err
+	}
+	defer h.Close()
+	return h.Enumerate(&c.opts, &c.res)
+}
+
+func (c *coreTextContender) unloadText() { c.text = nil }
+
+// makesGarbage: OpenText builds a new handle (and its VMA table) per call.
+func (c *coreTextContender) makesGarbage(w *spec.Workload) bool { return w.Kind == spec.KindParse }
+
+// parseMapsContender is go-parsemaps: core.ParseMaps on the captured text,
+// returning fresh VMAs; it answers parse workloads only.
+type parseMapsContender struct {
+	text []byte
+	vmas []core.VMA
+}
+
+var errParseOnly = errors.New("go-parsemaps answers parse workloads only")
+
+func (c *parseMapsContender) name() string                              { return "go-parsemaps" }
+func (c *parseMapsContender) parseOnly()                                {}
+func (c *parseMapsContender) open(int) error                            { return errParseOnly }
+func (c *parseMapsContender) close()                                    {}
+func (c *parseMapsContender) query([]uint64) error                      { return errParseOnly }
+func (c *parseMapsContender) enumerate(bool) error                      { return errParseOnly }
+func (c *parseMapsContender) digestQuery(h uint64, _ int) (uint64, int) { return h, 0 }
+func (c *parseMapsContender) strategy() string                          { return "" }
+func (c *parseMapsContender) makesGarbage(*spec.Workload) bool          { return true }
+
+func (c *parseMapsContender) loadText(w *spec.Workload) error {
+	c.text = w.Text
+	return nil
+}
+
+func (c *parseMapsContender) parse() (err error) {
+	c.vmas, err = core.ParseMaps(c.text)
+	return err
+}
+
+func (c *parseMapsContender) unloadText() { c.text, c.vmas = nil, nil }
+
+func (c *parseMapsContender) digestEnum() (uint64, int) {
+	h, n := spec.DigestSeed, 0
+	for i := range c.vmas {
+		if c.vmas[i].Start >= spec.GateStart {
+			continue
+		}
+		sv := coreVMA(&c.vmas[i])
+		h = spec.MixVMA(h, &sv)
+		n++
+	}
+	return h, n
+}
 
 // printer buffers result lines.
 type printer struct{ w *bufio.Writer }

@@ -6,6 +6,12 @@
 //	go-procfs                    github.com/prometheus/procfs ProcMaps(), then
 //	                             a walk of the sorted addresses, as Go users
 //	                             resolve addresses today
+//	go-parsemaps                 core.ParseMaps (parse workloads only)
+//
+// On parse workloads (a captured text, no kernel) go-text is core.OpenText
+// + Enumerate + Close, and go-procfs is ProcMaps() on a fake procfs root
+// under /dev/shm holding the captured text as <pid>/maps (procfs has no
+// parse-from-bytes API).
 //
 // Contenders run round-robin, one call each in turn. After the timed calls
 // it reports allocations per call ("info W C allocs=N").
@@ -60,6 +66,32 @@ func main() {
 	}
 }
 
+// parser is a contender that answers parse workloads: loadText prepares
+// for a text (untimed), parse parses it once per call, unloadText undoes
+// loadText. Contenders that are not parsers sit those workloads out.
+type parser interface {
+	loadText(w *spec.Workload) error
+	parse() error
+	unloadText()
+}
+
+// parseOnly marks a contender that answers nothing but parse workloads.
+type parseOnly interface{ parseOnly() }
+
+// takes reports whether c answers workloads of w's kind.
+func takes(c contender, w *spec.Workload) bool {
+	_, isParser := c.(parser)
+	_, onlyParse := c.(parseOnly)
+	if w.Kind == spec.KindParse {
+		return isParser
+	}
+	return !onlyParse
+}
+
+// usesHandle reports whether w keeps a handle per contender (parse
+// workloads have none).
+func usesHandle(w *spec.Workload) bool { return !w.OpenEach && w.Kind != spec.KindParse }
+
 // chosen keeps the contenders named in names (all when names is empty).
 func chosen(all []contender, names []string) []contender {
 	if len(names) == 0 {
@@ -77,15 +109,16 @@ func chosen(all []contender, names []string) []contender {
 func allContenders() []contender {
 	return []contender{
 		newCoreContender("go-ioctl", backendIoctl),
-		newCoreContender("go-text", backendText),
+		&coreTextContender{coreContender: newCoreContender("go-text", backendText)},
 		newCoreContender("go-auto", backendAuto),
 		&procfsContender{},
+		&parseMapsContender{},
 	}
 }
 
 // call runs one call of w on c.
 func call(c contender, w *spec.Workload, batch int) error {
-	if w.OpenEach {
+	if w.OpenEach && w.Kind != spec.KindParse {
 		if err := c.open(w.Pid); err != nil {
 			return err
 		}
@@ -94,6 +127,8 @@ func call(c contender, w *spec.Workload, batch int) error {
 	switch w.Kind {
 	case spec.KindEnum:
 		return c.enumerate(w.ExecOnly())
+	case spec.KindParse:
+		return c.(parser).parse()
 	case spec.KindSingle:
 		i := batch % len(w.Addrs)
 		return c.query(w.Addrs[i : i+1])
@@ -120,7 +155,7 @@ func check(out *printer, c contender, w *spec.Workload) (time.Duration, error) {
 			vmas += f
 		}
 		calls = max(1, len(w.Addrs))
-	case spec.KindEnum:
+	case spec.KindEnum, spec.KindParse:
 		if err := call(c, w, 0); err != nil {
 			return 0, err
 		}
@@ -150,9 +185,14 @@ func runWorkload(out *printer, w *spec.Workload, all []contender) {
 	var cs []contender
 	var blocks []int
 	for _, c := range all {
+		if !takes(c, w) {
+			continue
+		}
 		var err error
-		if !w.OpenEach {
+		if usesHandle(w) {
 			err = c.open(w.Pid)
+		} else if p, ok := c.(parser); ok && w.Kind == spec.KindParse {
+			err = p.loadText(w)
 		}
 		var perCall time.Duration
 		if err == nil {
@@ -165,9 +205,7 @@ func runWorkload(out *printer, w *spec.Workload, all []contender) {
 				kind = "note"
 			}
 			out.printf("%s %s %s %v\n", kind, w.Name, c.name(), err)
-			if !w.OpenEach {
-				c.close()
-			}
+			release(c, w)
 			continue
 		}
 		cs = append(cs, c)
@@ -203,7 +241,7 @@ func runWorkload(out *printer, w *spec.Workload, all []contender) {
 				}
 			}
 			least = min(least, len(warm[k]))
-			if _, ok := c.(garbageMaker); ok {
+			if g, ok := c.(garbageMaker); ok && g.makesGarbage(w) {
 				// Collect its garbage now, so that the collection does
 				// not run while the next contender is timed.
 				runtime.GC()
@@ -217,14 +255,24 @@ func runWorkload(out *printer, w *spec.Workload, all []contender) {
 			out.printf("info %s %s strategy=%s\n", w.Name, c.name(), s)
 		}
 		out.printf("info %s %s allocs=%.1f\n", w.Name, c.name(), allocsPerCall(c, w))
-		if !w.OpenEach {
-			c.close()
-		}
+		release(c, w)
 	}
 }
 
-// garbageMaker is a contender that allocates on every call.
-type garbageMaker interface{ makesGarbage() }
+// release undoes what runWorkload prepared for c: its kept handle, or its
+// loaded text.
+func release(c contender, w *spec.Workload) {
+	switch {
+	case usesHandle(w):
+		c.close()
+	case w.Kind == spec.KindParse:
+		c.(parser).unloadText()
+	}
+}
+
+// garbageMaker is a contender that allocates on every call of some
+// workloads.
+type garbageMaker interface{ makesGarbage(w *spec.Workload) bool }
 
 // allocsPerCall counts heap allocations per call over a few untimed calls
 // (as many as timed ones, at most 20: the smoke run makes one).

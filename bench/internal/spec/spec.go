@@ -22,6 +22,10 @@ const (
 	KindSingle   Kind = "single"   // one address per call, cycling through the list
 	KindEnum     Kind = "enum"     // list all VMAs or executable ones
 	KindBlazesym Kind = "blazesym" // the driver's own process, five addresses it picks
+	// KindParse parses a captured maps text (Arg names its file; drivers
+	// load it before timing): no kernel, no handle on a process. Its
+	// answers are an enumeration's (every VMA, the gate page left out).
+	KindParse Kind = "parse"
 )
 
 // Workload is one "workload" line of a spec.
@@ -35,6 +39,8 @@ type Workload struct {
 	Arg      string
 	// Addrs is loaded from Arg for query and single workloads.
 	Addrs []uint64
+	// Text is loaded from Arg for parse workloads.
+	Text []byte
 }
 
 // ExecOnly reports whether an enumeration keeps only executable VMAs.
@@ -89,8 +95,13 @@ func Read(path string) (*Spec, error) {
 					return nil, fmt.Errorf("%s: %q: %v", path, sc.Text(), e)
 				}
 			}
-			if w.Kind == KindQuery || w.Kind == KindSingle {
+			switch w.Kind {
+			case KindQuery, KindSingle:
 				if w.Addrs, err = ReadAddrs(w.Arg); err != nil {
+					return nil, err
+				}
+			case KindParse:
+				if w.Text, err = os.ReadFile(w.Arg); err != nil {
 					return nil, err
 				}
 			}

@@ -16,10 +16,16 @@ func TestSpecRoundTrip(t *testing.T) {
 	if err := WriteAddrs(addrsPath, addrs); err != nil {
 		t.Fatal(err)
 	}
+	textPath := filepath.Join(dir, "maps")
+	text := []byte("00400000-00401000 r-xp 00000000 08:01 12 /bin/x\n")
+	if err := os.WriteFile(textPath, text, 0o644); err != nil {
+		t.Fatal(err)
+	}
 	in := &Spec{Lib: "/x/libprocmapq.so", Contenders: []string{"c-limit", "go-auto"}, Workloads: []*Workload{
 		{Name: "q", Kind: KindQuery, Pid: 42, Iters: 10, BudgetMs: 5, Arg: addrsPath},
 		{Name: "e", Kind: KindEnum, Pid: 42, OpenEach: true, Iters: 1, Arg: "exec"},
 		{Name: "b", Kind: KindBlazesym},
+		{Name: "p", Kind: KindParse, Pid: 42, Iters: 3, Arg: textPath},
 	}}
 	var buf bytes.Buffer
 	if err := in.Write(&buf); err != nil {
@@ -33,7 +39,7 @@ func TestSpecRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if out.Lib != in.Lib || !slices.Equal(out.Contenders, in.Contenders) || len(out.Workloads) != 3 {
+	if out.Lib != in.Lib || !slices.Equal(out.Contenders, in.Contenders) || len(out.Workloads) != 4 {
 		t.Fatalf("read back %+v from\n%s", out, buf.String())
 	}
 	q, e, b := out.Workloads[0], out.Workloads[1], out.Workloads[2]
@@ -45,6 +51,9 @@ func TestSpecRoundTrip(t *testing.T) {
 	}
 	if b.Kind != KindBlazesym || b.Arg != "-" {
 		t.Errorf("blazesym workload read back as %+v", b)
+	}
+	if p := out.Workloads[3]; p.Kind != KindParse || !bytes.Equal(p.Text, text) {
+		t.Errorf("parse workload read back as %+v", p)
 	}
 }
 
