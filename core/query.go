@@ -183,29 +183,33 @@ func (r *Result) reset(n int) {
 // vma, whose file offset is addr + delta (delta = Offset - Start, modulo
 // 2^64). The common case, a sorted batch, is a plain store loop.
 func (r *Result) answerFound(b *batch, i, j int, vma int32, delta uint64) {
-	lk, a := r.Lookups, b.addrs
+	a := b.addrs[i:j]
 	if b.order == nil {
-		for k := i; k < j; k++ {
+		lk := r.Lookups[i:j]
+		lk = lk[:len(a)] // proves the bounds: no checks in the loop
+		for k := range lk {
 			lk[k] = Lookup{VMA: vma, FileOffset: a[k] + delta}
 		}
 		return
 	}
-	for k := i; k < j; k++ {
-		lk[b.order[k]] = Lookup{VMA: vma, FileOffset: a[k] + delta}
+	order := b.order[i:j]
+	order = order[:len(a)]
+	for k, in := range order {
+		r.Lookups[in] = Lookup{VMA: vma, FileOffset: a[k] + delta}
 	}
 }
 
 // answerNone answers sorted positions [i, j) of b: no VMA, for reason.
 func (r *Result) answerNone(b *batch, i, j int, reason Reason) {
-	lk := r.Lookups
 	if b.order == nil {
-		for k := i; k < j; k++ {
+		lk := r.Lookups[i:j]
+		for k := range lk {
 			lk[k] = Lookup{VMA: -1, Reason: reason}
 		}
 		return
 	}
-	for k := i; k < j; k++ {
-		lk[b.order[k]] = Lookup{VMA: -1, Reason: reason}
+	for _, in := range b.order[i:j] {
+		r.Lookups[in] = Lookup{VMA: -1, Reason: reason}
 	}
 }
 

@@ -18,13 +18,31 @@ func (b *batch) input(i int) int {
 }
 
 // below returns the first position at or after i whose address is at or
-// above end.
+// above end. It gallops (1, 2, 4, ... ahead, then bisects), so a run of k
+// addresses inside one VMA costs O(log k) comparisons, not k.
 func (b *batch) below(i int, end uint64) int {
 	a := b.addrs
-	for i < len(a) && a[i] < end {
-		i++
+	if i >= len(a) || a[i] >= end {
+		return i
 	}
-	return i
+	// a[lo] < end; find hi with a[hi] >= end (or hi = len(a)).
+	lo, step := i, 1
+	hi := lo + step
+	for hi < len(a) && a[hi] < end {
+		lo = hi
+		step *= 2
+		hi = lo + step
+	}
+	hi = min(hi, len(a))
+	for hi-lo > 1 { // invariant: a[lo] < end, a[hi] >= end or hi = len(a)
+		m := int(uint(lo+hi) >> 1)
+		if a[m] < end {
+			lo = m
+		} else {
+			hi = m
+		}
+	}
+	return hi
 }
 
 // sortBatch returns addrs as a batch, sorting a copy (in r's scratch) only
