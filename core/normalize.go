@@ -5,6 +5,9 @@ import (
 	"errors"
 	"slices"
 	"strconv"
+
+	"github.com/libprocmapq/libprocmapq/core/internal/elfnote"
+	"github.com/libprocmapq/libprocmapq/core/internal/locator"
 )
 
 // enumName returns names[i], or what(i) for a value without a name.
@@ -203,13 +206,13 @@ type Normalized struct {
 	// Strategy is how the VMAs were found.
 	Strategy Strategy
 
-	q         Result        // the underlying query
-	vmaMeta   []uint32      // q.VMAs index -> meta index (noMeta until used)
-	metaVMA   []int32       // meta index -> a q.VMAs index of that meta (-1 for unknown)
-	metaLoads [][2]uint32   // meta index -> range of loads (VirtAddrs)
-	loads     []loadSegment // PT_LOAD segments of the metas' files
-	arena     []byte        // build IDs read from files
-	files     *fileScratch
+	q         Result            // the underlying query
+	vmaMeta   []uint32          // q.VMAs index -> meta index (noMeta until used)
+	metaVMA   []int32           // meta index -> a q.VMAs index of that meta (-1 for unknown)
+	metaLoads [][2]uint32       // meta index -> range of loads (VirtAddrs)
+	loads     []elfnote.Segment // PT_LOAD segments of the metas' files
+	arena     []byte            // build IDs read from files
+	files     *locator.Scratch
 	fileMetas map[fileIdentity]uint32 // ELF meta of a file (first name seen)
 	// special holds the meta index of each unknown reason and, in the
 	// last slot, of the vDSO (noMeta until used).
@@ -342,14 +345,14 @@ func (res *Normalized) readFiles(h *Handle, o *NormalizeOptions, askKernel, kern
 	// build ID: ask for it per file, as the ioctl would have given it.
 	textFound := res.q.Strategy == StrategyText || res.q.Strategy == StrategyIoctlThenText
 	if res.files == nil {
-		res.files = new(fileScratch)
+		res.files = new(locator.Scratch)
 	}
 	res.metaLoads = slices.Grow(res.metaLoads[:0], len(res.Metas))[:len(res.Metas)]
 	pid := h.pid
 	if h.kind == kindText {
 		pid = -1 // a snapshot: /proc/<pid> is not its process
 	}
-	t := fileTarget{procRoot: h.procRoot, pid: pid, noMap: o.NoMapFiles, cached: !o.NoBuildIDCache}
+	t := locator.Target{ProcRoot: h.procRoot, Pid: pid, NoMapFiles: o.NoMapFiles, Cached: !o.NoBuildIDCache}
 	for i := range res.Metas {
 		m := &res.Metas[i]
 		res.metaLoads[i] = [2]uint32{}
@@ -364,14 +367,15 @@ func (res *Normalized) readFiles(h *Handle, o *NormalizeOptions, askKernel, kern
 		if !needID && !o.VirtAddrs {
 			continue
 		}
-		t.vma = &res.q.VMAs[res.metaVMA[i]]
-		f, devUnverified := res.files.lookupFile(&t)
+		v := &res.q.VMAs[res.metaVMA[i]]
+		t.Mapping = mappingOf(v)
+		f, devUnverified := res.files.Lookup(&t)
 		switch {
 		case !needID || !askKernel:
 		case kernelCached:
-			needID = !res.cachedKernelID(h, f, t.vma, m)
+			needID = !res.cachedKernelID(h, f, v, m)
 		case textFound:
-			needID = !res.askKernelID(h, t.vma, m)
+			needID = !res.askKernelID(h, v, m)
 		}
 		if f == nil {
 			if needID || o.VirtAddrs {
@@ -382,14 +386,14 @@ func (res *Normalized) readFiles(h *Handle, o *NormalizeOptions, askKernel, kern
 		if devUnverified {
 			m.Flags |= MetaDevUnverified
 		}
-		if needID && len(f.buildID) > 0 {
+		if needID && len(f.BuildID) > 0 {
 			start := len(res.arena)
-			res.arena = append(res.arena, f.buildID...)
+			res.arena = append(res.arena, f.BuildID...)
 			m.BuildID, m.BuildIDSource = res.arena[start:len(res.arena):len(res.arena)], BuildIDFile
 		}
 		if o.VirtAddrs {
 			start := len(res.loads)
-			res.loads = append(res.loads, f.loads...)
+			res.loads = append(res.loads, f.Loads...)
 			res.metaLoads[i] = [2]uint32{uint32(start), uint32(len(res.loads))}
 		}
 	}
@@ -401,19 +405,17 @@ func (res *Normalized) readFiles(h *Handle, o *NormalizeOptions, askKernel, kern
 // entry, or nil when the file could not be found), asking the kernel only
 // when the entry does not know it yet. It reports whether m got one; when
 // the kernel has none the file's is used, as without the cache.
-func (res *Normalized) cachedKernelID(h *Handle, f *fileFacts, v *VMA, m *Meta) bool {
+func (res *Normalized) cachedKernelID(h *Handle, f *locator.Facts, v *VMA, m *Meta) bool {
 	start := len(res.arena)
-	if f != nil && f.kernelKnown {
-		res.arena = append(res.arena, f.kernelID...)
+	if f != nil && f.KernelKnown {
+		res.arena = append(res.arena, f.KernelID...)
 	} else {
 		var ok bool
 		if res.arena, ok = h.kernelBuildID(v, res.arena); !ok {
 			return false
 		}
 		if f != nil {
-			c := *f
-			c.kernelID, c.kernelKnown = bytes.Clone(res.arena[start:]), true
-			fileCachePut(&res.files.key, &c)
+			res.files.RememberKernelID(f, res.arena[start:])
 		}
 	}
 	if len(res.arena) == start {
@@ -436,28 +438,24 @@ func (res *Normalized) askKernelID(h *Handle, v *VMA, m *Meta) bool {
 }
 
 // readVDSO completes the vDSO meta i from the target's memory. The image
-// is read once per (pid, range) and kept in res: it does not change while
-// the process lives.
+// is read once per (pid, range) and kept in res.files: it does not change
+// while the process lives.
 func (res *Normalized) readVDSO(h *Handle, pid, i int, o *NormalizeOptions) {
 	m := &res.Metas[i]
 	v := &res.q.VMAs[res.metaVMA[i]]
-	fs := res.files
-	if fs.vdsoPid != pid || fs.vdsoStart != v.Start || fs.vdsoEnd != v.End || fs.vdsoRoot != h.procRoot {
-		fs.vdsoPid, fs.vdsoStart, fs.vdsoEnd, fs.vdsoRoot = pid, v.Start, v.End, h.procRoot
-		fs.vdsoOK = pid > 0 && fs.readMemoryELF(h.procRoot, pid, v.Start, v.End-v.Start)
-	}
-	if !fs.vdsoOK {
+	img, ok := res.files.VDSO(h.procRoot, pid, v.Start, v.End)
+	if !ok {
 		m.Flags |= MetaFileUnavailable
 		return
 	}
-	if o.BuildIDs && len(fs.vdso.buildID) > 0 {
+	if o.BuildIDs && len(img.BuildID) > 0 {
 		start := len(res.arena)
-		res.arena = append(res.arena, fs.vdso.buildID...)
+		res.arena = append(res.arena, img.BuildID...)
 		m.BuildID, m.BuildIDSource = res.arena[start:len(res.arena):len(res.arena)], BuildIDMemory
 	}
 	if o.VirtAddrs {
 		start := len(res.loads)
-		res.loads = append(res.loads, fs.vdso.loads...)
+		res.loads = append(res.loads, img.Loads...)
 		res.metaLoads[i] = [2]uint32{uint32(start), uint32(len(res.loads))}
 	}
 }
@@ -574,4 +572,11 @@ func (res *Normalized) addMeta(m Meta, vi int32) uint32 {
 	res.Metas = append(res.Metas, m)
 	res.metaVMA = append(res.metaVMA, vi)
 	return uint32(len(res.Metas) - 1)
+}
+
+// mappingOf is what the file locator needs to know of v (no copy of the
+// name).
+func mappingOf(v *VMA) locator.Mapping {
+	return locator.Mapping{Name: v.Name, Deleted: v.Flags&FlagDeleted != 0, Start: v.Start, End: v.End,
+		Inode: v.Inode, DevMajor: v.DevMajor, DevMinor: v.DevMinor}
 }
