@@ -280,15 +280,7 @@ func (h *Handle) Normalize(addrs []uint64, opts *NormalizeOptions, res *Normaliz
 	if res == nil {
 		return &Error{Op: "normalize", Pid: h.pid, Err: errors.Join(ErrInvalidArgument, errors.New("nil result"))}
 	}
-	res.Outputs, res.Metas, res.Strategy = res.Outputs[:0], res.Metas[:0], StrategyNone
-	res.metaVMA, res.loads, res.arena = res.metaVMA[:0], res.loads[:0], res.arena[:0]
-	for i := range res.special {
-		res.special[i] = noMeta
-	}
-	if res.fileMetas == nil {
-		res.fileMetas = make(map[fileIdentity]uint32)
-	}
-	clear(res.fileMetas) // keeps its storage: no allocation once grown
+	res.reset()
 	if err := o.validate(); err != nil {
 		return &Error{Op: "normalize", Pid: h.pid, Err: err}
 	}
@@ -331,6 +323,19 @@ func (h *Handle) Normalize(addrs []uint64, opts *NormalizeOptions, res *Normaliz
 		res.addVirtAddrs()
 	}
 	return qerr
+}
+
+// reset empties res for a new call, keeping its storage.
+func (res *Normalized) reset() {
+	res.Outputs, res.Metas, res.Strategy = res.Outputs[:0], res.Metas[:0], StrategyNone
+	res.metaVMA, res.loads, res.arena = res.metaVMA[:0], res.loads[:0], res.arena[:0]
+	for i := range res.special {
+		res.special[i] = noMeta
+	}
+	if res.fileMetas == nil {
+		res.fileMetas = make(map[fileIdentity]uint32)
+	}
+	clear(res.fileMetas) // keeps its storage: no allocation once grown
 }
 
 // readFiles completes the ELF metas from their files: the build ID when
