@@ -382,28 +382,35 @@ func (res *Normalized) readFiles(h *Handle, o *NormalizeOptions, askKernel, kern
 		case textFound:
 			needID = !res.askKernelID(h, v, m)
 		}
-		if f == nil {
-			if needID || o.VirtAddrs {
-				m.Flags |= MetaFileUnavailable
-			}
-			continue
-		}
-		if devUnverified {
-			m.Flags |= MetaDevUnverified
-		}
-		if needID && len(f.BuildID) > 0 {
-			start := len(res.arena)
-			res.arena = append(res.arena, f.BuildID...)
-			m.BuildID, m.BuildIDSource = res.arena[start:len(res.arena):len(res.arena)], BuildIDFile
-		}
-		if o.VirtAddrs {
-			start := len(res.loads)
-			res.loads = append(res.loads, f.Loads...)
-			res.metaLoads[i] = [2]uint32{uint32(start), uint32(len(res.loads))}
-		}
+		res.useFile(i, f, devUnverified, needID, o.VirtAddrs)
 	}
 	// Build IDs appended to a grown arena keep pointing at the old array,
 	// which holds the same bytes: nothing to fix up.
+}
+
+// useFile completes meta i from its file's facts f (nil: not found): the
+// build ID when needID, the PT_LOAD segments when virtAddrs.
+func (res *Normalized) useFile(i int, f *locator.Facts, devUnverified, needID, virtAddrs bool) {
+	m := &res.Metas[i]
+	if f == nil {
+		if needID || virtAddrs {
+			m.Flags |= MetaFileUnavailable
+		}
+		return
+	}
+	if devUnverified {
+		m.Flags |= MetaDevUnverified
+	}
+	if needID && len(f.BuildID) > 0 {
+		start := len(res.arena)
+		res.arena = append(res.arena, f.BuildID...)
+		m.BuildID, m.BuildIDSource = res.arena[start:len(res.arena):len(res.arena)], BuildIDFile
+	}
+	if virtAddrs {
+		start := len(res.loads)
+		res.loads = append(res.loads, f.Loads...)
+		res.metaLoads[i] = [2]uint32{uint32(start), uint32(len(res.loads))}
+	}
 }
 
 // cachedKernelID gives m the kernel's build ID for the file f (a cache
