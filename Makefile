@@ -71,7 +71,7 @@ PC_FILE         := $(BUILD)/procmapq.pc
 
 # Everything the Go build of the library reads.
 GO_LIB_SOURCES := go.mod go.sum $(HEADER) $(MAP_FILE) \
-	$(wildcard capi/*.go capi/*.c capi/*.h core/*.go)
+	$(wildcard capi/*.go capi/*.c capi/*.h core/*.go core/internal/*/*.go)
 
 GO_LDFLAGS := -extldflags '-Wl,-soname,$(LIB_SONAME) -Wl,--version-script=$(abspath $(MAP_FILE))'
 

@@ -587,7 +587,8 @@ func BenchmarkQueryCABI(b *testing.B) {
 // TestNoHostHostilePackages keeps out of the library the packages that
 // would take over the host: os/signal (installs handlers), runtime/pprof
 // (CPU profiling replaces the host's SIGPROF handler) and log (log.Fatal
-// exits the host). See docs: cshared-pitfalls.md §2-3.
+// exits the host). See docs/cshared-hazards.md, "Panics and os.Exit" and
+// "Signals".
 func TestNoHostHostilePackages(t *testing.T) {
 	out, err := exec.Command("go", "list", "-deps", ".").Output()
 	if err != nil {

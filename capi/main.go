@@ -5,7 +5,7 @@
 //
 // This package is glue only: it checks and converts C arguments, calls
 // package core, and writes results into C memory. Rules kept everywhere
-// (see docs/cshared-pitfalls.md):
+// (docs/cshared-hazards.md says why, hazard by hazard):
 //   - every export recovers panics and turns a memory fault on a caller
 //     pointer into -EFAULT (debug.SetPanicOnFault); nothing may reach the
 //     host as a Go panic, os.Exit or log.Fatal;

@@ -58,16 +58,9 @@ func (c *call) normalize(p *C.struct_procmapq, addrs *C.uint64_t, n C.size_t, op
 	if err != nil {
 		return 0, err
 	}
-	if n > math.MaxInt32 {
-		return 0, c.errorf(syscall.EINVAL, "%d addresses: at most %d per call", n, math.MaxInt32)
-	}
-	if n > 0 && addrs == nil {
-		return 0, c.errorf(syscall.EINVAL, "addrs is NULL with n = %d", n)
-	}
-	var goAddrs []uint64
-	if n > 0 {
-		goAddrs = unsafe.Slice((*uint64)(unsafe.Pointer(addrs)), int(n))
-		probeArray(unsafe.Pointer(addrs), uintptr(n)*8, false)
+	goAddrs, err := c.normalizeAddrs(addrs, n)
+	if err != nil {
+		return 0, err
 	}
 
 	h.mu.Lock()
@@ -77,7 +70,34 @@ func (c *call) normalize(p *C.struct_procmapq, addrs *C.uint64_t, n C.size_t, op
 	if nerr != nil && !(isGone(nerr) && len(res.Outputs) == len(goAddrs)) {
 		return 0, nerr
 	}
+	r, err := c.exportNormalized(res)
+	if err != nil {
+		return 0, err
+	}
+	*out = r
+	// On ESRCH the result is complete: returned together with nerr.
+	return len(res.Metas), nerr
+}
 
+// normalizeAddrs checks the caller's address array and views it as a Go
+// slice (no copy; probed first, so a bad pointer is -EFAULT here).
+func (c *call) normalizeAddrs(addrs *C.uint64_t, n C.size_t) ([]uint64, error) {
+	if n > math.MaxInt32 {
+		return nil, c.errorf(syscall.EINVAL, "%d addresses: at most %d per call", n, math.MaxInt32)
+	}
+	if n == 0 {
+		return nil, nil
+	}
+	if addrs == nil {
+		return nil, c.errorf(syscall.EINVAL, "addrs is NULL with n = %d", n)
+	}
+	probeArray(unsafe.Pointer(addrs), uintptr(n)*8, false)
+	return unsafe.Slice((*uint64)(unsafe.Pointer(addrs)), int(n)), nil
+}
+
+// exportNormalized copies res into one C allocation: the result struct,
+// the outputs, the metas, then their paths and build IDs.
+func (c *call) exportNormalized(res *core.Normalized) (*C.struct_procmapq_normalized, error) {
 	a := arena{size: C.sizeof_struct_procmapq_normalized +
 		uintptr(len(res.Outputs))*C.sizeof_struct_procmapq_norm_output +
 		uintptr(len(res.Metas))*C.sizeof_struct_procmapq_norm_meta}
@@ -85,43 +105,46 @@ func (c *call) normalize(p *C.struct_procmapq, addrs *C.uint64_t, n C.size_t, op
 		a.size += uintptr(len(res.Metas[i].Path)) + 1 + uintptr(len(res.Metas[i].BuildID))
 	}
 	if err := a.alloc(c); err != nil {
-		return 0, err
+		return nil, err
 	}
 	r := (*C.struct_procmapq_normalized)(a.take(C.sizeof_struct_procmapq_normalized))
 	r.output_count, r.meta_count = C.uint64_t(len(res.Outputs)), C.uint64_t(len(res.Metas))
 	r.strategy = C.uint32_t(res.Strategy)
 	if len(res.Outputs) > 0 {
 		r.outputs = (*C.struct_procmapq_norm_output)(a.take(uintptr(len(res.Outputs)) * C.sizeof_struct_procmapq_norm_output))
-		outs := unsafe.Slice(r.outputs, len(res.Outputs))
-		for i := range res.Outputs {
-			g := &res.Outputs[i]
-			co := &outs[i]
-			co.file_offset, co.meta = C.uint64_t(g.FileOffset), C.uint32_t(g.Meta)
-			if g.HasVirtAddr {
-				co.virt_addr, co.flags = C.uint64_t(g.VirtAddr), C.PROCMAPQ_NORM_OUT_HAS_VIRT_ADDR
-			}
-		}
+		exportNormOutputs(unsafe.Slice(r.outputs, len(res.Outputs)), res.Outputs)
 	}
 	if len(res.Metas) > 0 {
 		r.metas = (*C.struct_procmapq_norm_meta)(a.take(uintptr(len(res.Metas)) * C.sizeof_struct_procmapq_norm_meta))
-		metas := unsafe.Slice(r.metas, len(res.Metas))
-		for i := range res.Metas {
-			g := &res.Metas[i]
-			cm := &metas[i]
-			cm.kind, cm.reason = C.uint32_t(g.Kind), C.uint32_t(g.Reason)
-			cm.build_id_source, cm.flags = C.uint32_t(g.BuildIDSource), C.uint32_t(g.Flags)
-			cm.path, cm.path_len = a.cstring(g.Path), C.uint64_t(len(g.Path))
-			if len(g.BuildID) > 0 {
-				b := a.take(uintptr(len(g.BuildID)))
-				copy(unsafe.Slice((*byte)(b), len(g.BuildID)), g.BuildID)
-				cm.build_id, cm.build_id_len = (*C.uint8_t)(b), C.uint64_t(len(g.BuildID))
-			}
-			cm.dev_major, cm.dev_minor, cm.inode = C.uint32_t(g.DevMajor), C.uint32_t(g.DevMinor), C.uint64_t(g.Inode)
+		exportNormMetas(&a, unsafe.Slice(r.metas, len(res.Metas)), res.Metas)
+	}
+	return r, nil
+}
+
+func exportNormOutputs(outs []C.struct_procmapq_norm_output, src []core.NormOutput) {
+	for i := range src {
+		g, co := &src[i], &outs[i]
+		co.file_offset, co.meta = C.uint64_t(g.FileOffset), C.uint32_t(g.Meta)
+		if g.HasVirtAddr {
+			co.virt_addr, co.flags = C.uint64_t(g.VirtAddr), C.PROCMAPQ_NORM_OUT_HAS_VIRT_ADDR
 		}
 	}
-	*out = r
-	// On ESRCH the result is complete: returned together with nerr.
-	return len(res.Metas), nerr
+}
+
+// exportNormMetas fills metas from src, placing paths and build IDs in a.
+func exportNormMetas(a *arena, metas []C.struct_procmapq_norm_meta, src []core.Meta) {
+	for i := range src {
+		g, cm := &src[i], &metas[i]
+		cm.kind, cm.reason = C.uint32_t(g.Kind), C.uint32_t(g.Reason)
+		cm.build_id_source, cm.flags = C.uint32_t(g.BuildIDSource), C.uint32_t(g.Flags)
+		cm.path, cm.path_len = a.cstring(g.Path), C.uint64_t(len(g.Path))
+		if len(g.BuildID) > 0 {
+			b := a.take(uintptr(len(g.BuildID)))
+			copy(unsafe.Slice((*byte)(b), len(g.BuildID)), g.BuildID)
+			cm.build_id, cm.build_id_len = (*C.uint8_t)(b), C.uint64_t(len(g.BuildID))
+		}
+		cm.dev_major, cm.dev_minor, cm.inode = C.uint32_t(g.DevMajor), C.uint32_t(g.DevMinor), C.uint64_t(g.Inode)
+	}
 }
 
 //export pmqGoNormalize

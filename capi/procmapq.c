@@ -22,7 +22,7 @@ static __thread char last_error[PMQ_MSG_MAX];
 
 /* Set in a child forked (without exec) from a process that loaded the
  * library: the Go runtime's threads did not survive the fork, so calling
- * into Go there can hang (docs: cshared-pitfalls.md §7). */
+ * into Go there can hang (docs/cshared-hazards.md, "Fork without exec"). */
 static volatile sig_atomic_t forked;
 
 static void on_fork_child(void) { forked = 1; }

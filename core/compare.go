@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/libprocmapq/libprocmapq/core/internal/locator"
 )
 
 // DiffKind classifies one difference between the ioctl and the text view.
@@ -161,7 +163,7 @@ func (h *Handle) Compare(opts *CompareOptions) (*CompareReport, error) {
 			return nil, err
 		}
 		rep = compareVMAs(before.VMAs, walk.VMAs)
-		h.compareBuildIDs(walk.VMAs, rep) // buildid.go
+		h.compareBuildIDs(walk.VMAs, rep)
 		rep.Pid, rep.Attempts = h.pid, attempt
 		rep.Settled = sameVMAs(before.VMAs, after.VMAs) && len(rep.Mismatches) == 0
 		if rep.Settled {
@@ -287,4 +289,52 @@ func (r *CompareReport) add(d Difference) {
 	} else {
 		r.Mismatches = append(r.Mismatches, d)
 	}
+}
+
+// compareBuildIDs adds to r, once per mapped file, how the build ID the
+// kernel reported in the ioctl walk compares with the one in the file:
+// DiffBuildIDTooLong (expected) when the kernel has none because the
+// file's is longer than 20 bytes or only in a section, DiffBuildID when
+// they differ otherwise (two GNU notes, or a 6.11 kernel that missed a
+// note outside the page cache). Files that cannot be found and verified
+// are not classified.
+func (h *Handle) compareBuildIDs(ioctl []VMA, r *CompareReport) {
+	var sc locator.Scratch
+	t := locator.Target{ProcRoot: h.procRoot, Pid: h.pid, Cached: true}
+	type fileID struct {
+		major, minor uint32
+		ino          uint64
+	}
+	seen := map[fileID]bool{}
+	for i := range ioctl {
+		v := &ioctl[i]
+		id := fileID{v.DevMajor, v.DevMinor, v.Inode}
+		if (v.Kind != KindFile && v.Kind != KindDeletedFile) || seen[id] {
+			continue
+		}
+		seen[id] = true
+		t.Mapping = mappingOf(v)
+		f, _ := sc.Lookup(&t)
+		if f == nil || !f.IsELF {
+			continue
+		}
+		kind, detail, differ := classifyBuildIDs(v.BuildID, f)
+		if differ {
+			c := v.Clone()
+			r.add(Difference{Kind: kind, Ioctl: &c, Detail: detail})
+		}
+	}
+}
+
+// classifyBuildIDs compares the kernel's build ID with a file's.
+func classifyBuildIDs(kernel []byte, f *locator.Facts) (kind DiffKind, detail string, differ bool) {
+	switch {
+	case bytes.Equal(kernel, f.BuildID):
+		return 0, "", false
+	case len(kernel) == 0 && len(f.BuildID) > buildIDMax:
+		return DiffBuildIDTooLong, fmt.Sprintf("file has a %d-byte build ID %x", len(f.BuildID), f.BuildID), true
+	case len(kernel) == 0 && f.BuildIDInSection:
+		return DiffBuildIDTooLong, fmt.Sprintf("file's build ID %x is in a section outside PT_NOTE", f.BuildID), true
+	}
+	return DiffBuildID, fmt.Sprintf("kernel %x, file %x", kernel, f.BuildID), true
 }

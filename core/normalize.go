@@ -5,6 +5,9 @@ import (
 	"errors"
 	"slices"
 	"strconv"
+
+	"github.com/libprocmapq/libprocmapq/core/internal/elfnote"
+	"github.com/libprocmapq/libprocmapq/core/internal/locator"
 )
 
 // enumName returns names[i], or what(i) for a value without a name.
@@ -203,13 +206,13 @@ type Normalized struct {
 	// Strategy is how the VMAs were found.
 	Strategy Strategy
 
-	q         Result        // the underlying query
-	vmaMeta   []uint32      // q.VMAs index -> meta index (noMeta until used)
-	metaVMA   []int32       // meta index -> a q.VMAs index of that meta (-1 for unknown)
-	metaLoads [][2]uint32   // meta index -> range of loads (VirtAddrs)
-	loads     []loadSegment // PT_LOAD segments of the metas' files
-	arena     []byte        // build IDs read from files
-	files     *fileScratch
+	q         Result            // the underlying query
+	vmaMeta   []uint32          // q.VMAs index -> meta index (noMeta until used)
+	metaVMA   []int32           // meta index -> a q.VMAs index of that meta (-1 for unknown)
+	metaLoads [][2]uint32       // meta index -> range of loads (VirtAddrs)
+	loads     []elfnote.Segment // PT_LOAD segments of the metas' files
+	arena     []byte            // build IDs read from files
+	files     *locator.Scratch
 	fileMetas map[fileIdentity]uint32 // ELF meta of a file (first name seen)
 	// special holds the meta index of each unknown reason and, in the
 	// last slot, of the vDSO (noMeta until used).
@@ -277,15 +280,7 @@ func (h *Handle) Normalize(addrs []uint64, opts *NormalizeOptions, res *Normaliz
 	if res == nil {
 		return &Error{Op: "normalize", Pid: h.pid, Err: errors.Join(ErrInvalidArgument, errors.New("nil result"))}
 	}
-	res.Outputs, res.Metas, res.Strategy = res.Outputs[:0], res.Metas[:0], StrategyNone
-	res.metaVMA, res.loads, res.arena = res.metaVMA[:0], res.loads[:0], res.arena[:0]
-	for i := range res.special {
-		res.special[i] = noMeta
-	}
-	if res.fileMetas == nil {
-		res.fileMetas = make(map[fileIdentity]uint32)
-	}
-	clear(res.fileMetas) // keeps its storage: no allocation once grown
+	res.reset()
 	if err := o.validate(); err != nil {
 		return &Error{Op: "normalize", Pid: h.pid, Err: err}
 	}
@@ -332,6 +327,19 @@ func (h *Handle) Normalize(addrs []uint64, opts *NormalizeOptions, res *Normaliz
 	return qerr
 }
 
+// reset empties res for a new call, keeping its storage.
+func (res *Normalized) reset() {
+	res.Outputs, res.Metas, res.Strategy = res.Outputs[:0], res.Metas[:0], StrategyNone
+	res.metaVMA, res.loads, res.arena = res.metaVMA[:0], res.loads[:0], res.arena[:0]
+	for i := range res.special {
+		res.special[i] = noMeta
+	}
+	if res.fileMetas == nil {
+		res.fileMetas = make(map[fileIdentity]uint32)
+	}
+	clear(res.fileMetas) // keeps its storage: no allocation once grown
+}
+
 // readFiles completes the ELF metas from their files: the build ID when
 // the kernel gave none, the PT_LOAD segments for virtual addresses. The
 // kernel's build ID wins when both exist: it comes from the mapped file
@@ -344,14 +352,14 @@ func (res *Normalized) readFiles(h *Handle, o *NormalizeOptions, askKernel, kern
 	// build ID: ask for it per file, as the ioctl would have given it.
 	textFound := res.q.Strategy == StrategyText || res.q.Strategy == StrategyIoctlThenText
 	if res.files == nil {
-		res.files = new(fileScratch)
+		res.files = new(locator.Scratch)
 	}
 	res.metaLoads = slices.Grow(res.metaLoads[:0], len(res.Metas))[:len(res.Metas)]
 	pid := h.pid
 	if h.kind == kindText {
 		pid = -1 // a snapshot: /proc/<pid> is not its process
 	}
-	t := fileTarget{procRoot: h.procRoot, pid: pid, noMap: o.NoMapFiles, cached: !o.NoBuildIDCache}
+	t := locator.Target{ProcRoot: h.procRoot, Pid: pid, NoMapFiles: o.NoMapFiles, Cached: !o.NoBuildIDCache}
 	for i := range res.Metas {
 		m := &res.Metas[i]
 		res.metaLoads[i] = [2]uint32{}
@@ -366,56 +374,62 @@ func (res *Normalized) readFiles(h *Handle, o *NormalizeOptions, askKernel, kern
 		if !needID && !o.VirtAddrs {
 			continue
 		}
-		t.vma = &res.q.VMAs[res.metaVMA[i]]
-		f, devUnverified := res.files.lookupFile(&t)
+		v := &res.q.VMAs[res.metaVMA[i]]
+		t.Mapping = mappingOf(v)
+		f, devUnverified := res.files.Lookup(&t)
 		switch {
 		case !needID || !askKernel:
 		case kernelCached:
-			needID = !res.cachedKernelID(h, f, t.vma, m)
+			needID = !res.cachedKernelID(h, f, v, m)
 		case textFound:
-			needID = !res.askKernelID(h, t.vma, m)
+			needID = !res.askKernelID(h, v, m)
 		}
-		if f == nil {
-			if needID || o.VirtAddrs {
-				m.Flags |= MetaFileUnavailable
-			}
-			continue
-		}
-		if devUnverified {
-			m.Flags |= MetaDevUnverified
-		}
-		if needID && len(f.buildID) > 0 {
-			start := len(res.arena)
-			res.arena = append(res.arena, f.buildID...)
-			m.BuildID, m.BuildIDSource = res.arena[start:len(res.arena):len(res.arena)], BuildIDFile
-		}
-		if o.VirtAddrs {
-			start := len(res.loads)
-			res.loads = append(res.loads, f.loads...)
-			res.metaLoads[i] = [2]uint32{uint32(start), uint32(len(res.loads))}
-		}
+		res.useFile(i, f, devUnverified, needID, o.VirtAddrs)
 	}
 	// Build IDs appended to a grown arena keep pointing at the old array,
 	// which holds the same bytes: nothing to fix up.
+}
+
+// useFile completes meta i from its file's facts f (nil: not found): the
+// build ID when needID, the PT_LOAD segments when virtAddrs.
+func (res *Normalized) useFile(i int, f *locator.Facts, devUnverified, needID, virtAddrs bool) {
+	m := &res.Metas[i]
+	if f == nil {
+		if needID || virtAddrs {
+			m.Flags |= MetaFileUnavailable
+		}
+		return
+	}
+	if devUnverified {
+		m.Flags |= MetaDevUnverified
+	}
+	if needID && len(f.BuildID) > 0 {
+		start := len(res.arena)
+		res.arena = append(res.arena, f.BuildID...)
+		m.BuildID, m.BuildIDSource = res.arena[start:len(res.arena):len(res.arena)], BuildIDFile
+	}
+	if virtAddrs {
+		start := len(res.loads)
+		res.loads = append(res.loads, f.Loads...)
+		res.metaLoads[i] = [2]uint32{uint32(start), uint32(len(res.loads))}
+	}
 }
 
 // cachedKernelID gives m the kernel's build ID for the file f (a cache
 // entry, or nil when the file could not be found), asking the kernel only
 // when the entry does not know it yet. It reports whether m got one; when
 // the kernel has none the file's is used, as without the cache.
-func (res *Normalized) cachedKernelID(h *Handle, f *fileFacts, v *VMA, m *Meta) bool {
+func (res *Normalized) cachedKernelID(h *Handle, f *locator.Facts, v *VMA, m *Meta) bool {
 	start := len(res.arena)
-	if f != nil && f.kernelKnown {
-		res.arena = append(res.arena, f.kernelID...)
+	if f != nil && f.KernelKnown {
+		res.arena = append(res.arena, f.KernelID...)
 	} else {
 		var ok bool
 		if res.arena, ok = h.kernelBuildID(v, res.arena); !ok {
 			return false
 		}
 		if f != nil {
-			c := *f
-			c.kernelID, c.kernelKnown = bytes.Clone(res.arena[start:]), true
-			fileCachePut(&res.files.key, &c)
+			res.files.RememberKernelID(f, res.arena[start:])
 		}
 	}
 	if len(res.arena) == start {
@@ -438,28 +452,24 @@ func (res *Normalized) askKernelID(h *Handle, v *VMA, m *Meta) bool {
 }
 
 // readVDSO completes the vDSO meta i from the target's memory. The image
-// is read once per (pid, range) and kept in res: it does not change while
-// the process lives.
+// is read once per (pid, range) and kept in res.files: it does not change
+// while the process lives.
 func (res *Normalized) readVDSO(h *Handle, pid, i int, o *NormalizeOptions) {
 	m := &res.Metas[i]
 	v := &res.q.VMAs[res.metaVMA[i]]
-	fs := res.files
-	if fs.vdsoPid != pid || fs.vdsoStart != v.Start || fs.vdsoEnd != v.End || fs.vdsoRoot != h.procRoot {
-		fs.vdsoPid, fs.vdsoStart, fs.vdsoEnd, fs.vdsoRoot = pid, v.Start, v.End, h.procRoot
-		fs.vdsoOK = pid > 0 && fs.readMemoryELF(h.procRoot, pid, v.Start, v.End-v.Start)
-	}
-	if !fs.vdsoOK {
+	img, ok := res.files.VDSO(h.procRoot, pid, v.Start, v.End)
+	if !ok {
 		m.Flags |= MetaFileUnavailable
 		return
 	}
-	if o.BuildIDs && len(fs.vdso.buildID) > 0 {
+	if o.BuildIDs && len(img.BuildID) > 0 {
 		start := len(res.arena)
-		res.arena = append(res.arena, fs.vdso.buildID...)
+		res.arena = append(res.arena, img.BuildID...)
 		m.BuildID, m.BuildIDSource = res.arena[start:len(res.arena):len(res.arena)], BuildIDMemory
 	}
 	if o.VirtAddrs {
 		start := len(res.loads)
-		res.loads = append(res.loads, fs.vdso.loads...)
+		res.loads = append(res.loads, img.Loads...)
 		res.metaLoads[i] = [2]uint32{uint32(start), uint32(len(res.loads))}
 	}
 }
@@ -576,4 +586,11 @@ func (res *Normalized) addMeta(m Meta, vi int32) uint32 {
 	res.Metas = append(res.Metas, m)
 	res.metaVMA = append(res.metaVMA, vi)
 	return uint32(len(res.Metas) - 1)
+}
+
+// mappingOf is what the file locator needs to know of v (no copy of the
+// name).
+func mappingOf(v *VMA) locator.Mapping {
+	return locator.Mapping{Name: v.Name, Deleted: v.Flags&FlagDeleted != 0, Start: v.Start, End: v.End,
+		Inode: v.Inode, DevMajor: v.DevMajor, DevMinor: v.DevMinor}
 }

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/libprocmapq/libprocmapq/internal/elffix"
 	"github.com/libprocmapq/libprocmapq/internal/testtarget"
 )
 
@@ -17,9 +18,9 @@ import (
 // "reopen", which opens and closes the handle every call, as blazesym does.
 // Compare ioctl and text within one run.
 func BenchmarkNormalizeBlazesym(b *testing.B) {
-	f := needELFFixtures(b)
-	p := startLoader(b, f, nil)
-	addrs := []uint64{p.addrs["fopen"], p.addrs["chdir"], p.addrs["getpid"], p.addrs["main"], p.addrs["local"]}
+	f := elffix.Need(b)
+	p := elffix.StartLoader(b, f, nil)
+	addrs := []uint64{p.Addrs["fopen"], p.Addrs["chdir"], p.Addrs["getpid"], p.Addrs["main"], p.Addrs["local"]}
 	slices.Sort(addrs)
 	modes := []struct {
 		name string
@@ -40,7 +41,7 @@ func BenchmarkNormalizeBlazesym(b *testing.B) {
 					skipWithoutIoctl(b, be)
 					o := m.opts
 					o.Backend, o.Sorted = be, true
-					h, err := Open(p.pid)
+					h, err := Open(p.Pid)
 					if err != nil {
 						b.Fatal(err)
 					}
@@ -63,7 +64,7 @@ func BenchmarkNormalizeBlazesym(b *testing.B) {
 					for b.Loop() {
 						if reopen {
 							h.Close()
-							if h, err = Open(p.pid); err != nil {
+							if h, err = Open(p.Pid); err != nil {
 								b.Fatal(err)
 							}
 						}

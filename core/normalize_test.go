@@ -17,6 +17,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/libprocmapq/libprocmapq/internal/elffix"
 	"github.com/libprocmapq/libprocmapq/internal/testtarget"
 )
 
@@ -96,32 +97,32 @@ type normCase struct {
 }
 
 // loaderCases lists the loader's probe addresses and their expectations.
-func loaderCases(t *testing.T, f *elfFixtures, p *loaderProc, libPaths map[string]string) []normCase {
+func loaderCases(t *testing.T, f *elffix.Fixtures, p *elffix.Proc, libPaths map[string]string) []normCase {
 	t.Helper()
 	var cs []normCase
-	for i, name := range f.order {
-		l := f.libs[name]
-		path := l.path
+	for i, name := range f.Order {
+		l := f.Libs[name]
+		path := l.Path
 		if libPaths != nil {
 			path = libPaths[name]
 		}
-		cs = append(cs, normCase{label: "lib-" + name, addr: p.addrs["lib"+strconv.Itoa(i+1)], kind: MetaELF,
-			path: path, fileID: l.fileID, kernelID: l.kernelID, vaddr: l.probeVaddr})
+		cs = append(cs, normCase{label: "lib-" + name, addr: p.Addrs["lib"+strconv.Itoa(i+1)], kind: MetaELF,
+			path: path, fileID: l.FileID, kernelID: l.KernelID, vaddr: l.ProbeVaddr})
 	}
-	libc := libcPath(t, p.pid)
-	libcID, err := readelfBuildID(libc)
+	libc := elffix.LibcPath(t, p.Pid)
+	libcID, err := elffix.ReadelfBuildID(libc)
 	if err != nil || len(libcID) == 0 {
 		t.Fatalf("libc build ID: %x %v", libcID, err)
 	}
 	cs = append(cs,
-		normCase{label: "main", addr: p.addrs["main"], kind: MetaELF, path: f.loader, fileID: f.loaderID, kernelID: f.loaderID, vaddr: f.mainVaddr},
-		normCase{label: "local", addr: p.addrs["local"] + 3, kind: MetaELF, path: f.loader, fileID: f.loaderID, kernelID: f.loaderID, vaddr: f.localVaddr + 3},
-		normCase{label: "fopen", addr: p.addrs["fopen"], kind: MetaELF, path: libc, fileID: libcID, kernelID: libcID},
-		normCase{label: "chdir", addr: p.addrs["chdir"], kind: MetaELF, path: libc, fileID: libcID, kernelID: libcID},
+		normCase{label: "main", addr: p.Addrs["main"], kind: MetaELF, path: f.Loader, fileID: f.LoaderID, kernelID: f.LoaderID, vaddr: f.MainVaddr},
+		normCase{label: "local", addr: p.Addrs["local"] + 3, kind: MetaELF, path: f.Loader, fileID: f.LoaderID, kernelID: f.LoaderID, vaddr: f.LocalVaddr + 3},
+		normCase{label: "fopen", addr: p.Addrs["fopen"], kind: MetaELF, path: libc, fileID: libcID, kernelID: libcID},
+		normCase{label: "chdir", addr: p.Addrs["chdir"], kind: MetaELF, path: libc, fileID: libcID, kernelID: libcID},
 		vdsoCase(t, p),
-		normCase{label: "jit", addr: p.addrs["jit"] + 5, kind: MetaUnknown, reason: UnknownAnonymous, offset: p.addrs["jit"] + 5},
-		normCase{label: "gap", addr: p.addrs["gap"] + 8, kind: MetaUnknown, reason: UnknownUnmapped, offset: p.addrs["gap"] + 8},
-		normCase{label: "heap", addr: p.addrs["heap"], kind: MetaUnknown, reason: UnknownUnsupported, offset: p.addrs["heap"]},
+		normCase{label: "jit", addr: p.Addrs["jit"] + 5, kind: MetaUnknown, reason: UnknownAnonymous, offset: p.Addrs["jit"] + 5},
+		normCase{label: "gap", addr: p.Addrs["gap"] + 8, kind: MetaUnknown, reason: UnknownUnmapped, offset: p.Addrs["gap"] + 8},
+		normCase{label: "heap", addr: p.Addrs["heap"], kind: MetaUnknown, reason: UnknownUnsupported, offset: p.Addrs["heap"]},
 		normCase{label: "below", addr: 0x1000, kind: MetaUnknown, reason: UnknownUnmapped, offset: 0x1000},
 		normCase{label: "above", addr: 0xffffffffffffff00, kind: MetaUnknown, reason: UnknownUnmapped, offset: 0xffffffffffffff00},
 	)
@@ -130,10 +131,10 @@ func loaderCases(t *testing.T, f *elfFixtures, p *loaderProc, libPaths map[strin
 
 // vdsoCase dumps the target's vDSO to a file and asks readelf and nm for
 // its build ID and the virtual address of an offset in it.
-func vdsoCase(t *testing.T, p *loaderProc) normCase {
+func vdsoCase(t *testing.T, p *elffix.Proc) normCase {
 	t.Helper()
-	start := p.addrs["vdso"]
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/maps", p.pid))
+	start := p.Addrs["vdso"]
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/maps", p.Pid))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -149,38 +150,21 @@ func vdsoCase(t *testing.T, p *loaderProc) normCase {
 		}
 	}
 	dump := filepath.Join(t.TempDir(), "vdso.so")
-	if err := os.WriteFile(dump, memAt(t, p.pid, start, int(end-start)), 0o644); err != nil {
+	if err := os.WriteFile(dump, elffix.MemAt(t, p.Pid, start, int(end-start)), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	id, err := readelfBuildID(dump)
+	id, err := elffix.ReadelfBuildID(dump)
 	if err != nil || len(id) == 0 {
 		t.Fatalf("vDSO build ID: %x %v", id, err)
 	}
 	const off = 0x10
 	c := normCase{label: "vdso", addr: start + off, kind: MetaVDSO, offset: off, fileID: id}
-	for _, l := range readelfLoads(t, dump) {
+	for _, l := range elffix.ReadelfLoads(t, dump) {
 		if off >= l.Offset && off-l.Offset < l.FileSize {
 			c.vaddr = off - l.Offset + l.VAddr
 		}
 	}
 	return c
-}
-
-// libcPath returns the path of the libc the target mapped (from its maps
-// text, read here without this package).
-func libcPath(t *testing.T, pid int) string {
-	t.Helper()
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/maps", pid))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if i := strings.Index(line, " /"); i >= 0 && strings.Contains(line, "/libc.so") {
-			return line[i+1:]
-		}
-	}
-	t.Fatal("no libc in maps")
-	return ""
 }
 
 // checkCase checks one output against its case. ioctl says the backend was
@@ -219,7 +203,7 @@ func checkCase(t *testing.T, pid int, c normCase, res *Normalized, i int, o *Nor
 		t.Errorf("%s: path %q, want %q", c.label, m.Path, c.path)
 	}
 	// The file offset must hold the bytes the process has at the address.
-	if got, want := fileAt(t, c.path, out.FileOffset, 16), memAt(t, pid, c.addr, 16); !bytes.Equal(got, want) {
+	if got, want := elffix.FileAt(t, c.path, out.FileOffset, 16), elffix.MemAt(t, pid, c.addr, 16); !bytes.Equal(got, want) {
 		t.Errorf("%s: file bytes at offset %#x %x, memory at %#x %x", c.label, out.FileOffset, got, c.addr, want)
 	}
 	wantID, wantSrc := []byte(nil), BuildIDNone
@@ -261,12 +245,12 @@ func normOptionSets(b Backend) []NormalizeOptions {
 // anonymous memory, in [heap], in a gap, below and above every VMA, in
 // shuffled order with duplicates; then checks that the backends agree.
 func TestNormalizeELF(t *testing.T) {
-	f := needELFFixtures(t)
+	f := elffix.Need(t)
 	var libs []string
-	for _, n := range f.order {
-		libs = append(libs, f.libs[n].path)
+	for _, n := range f.Order {
+		libs = append(libs, f.Libs[n].Path)
 	}
-	p := startLoader(t, f, nil, libs...)
+	p := elffix.StartLoader(t, f, nil, libs...)
 	cases := loaderCases(t, f, p, nil)
 	// Shuffled (reversed, interleaved) with duplicates.
 	var order []int
@@ -280,7 +264,7 @@ func TestNormalizeELF(t *testing.T) {
 	for i, ci := range order {
 		addrs[i] = cases[ci].addr
 	}
-	h := mustOpen(t, p.pid)
+	h := mustOpen(t, p.Pid)
 	results := map[string]*Normalized{}
 	for _, b := range []Backend{BackendText, BackendIoctl, BackendAuto} {
 		for _, o := range normOptionSets(b) {
@@ -296,7 +280,7 @@ func TestNormalizeELF(t *testing.T) {
 				}
 				for i, ci := range order {
 					// Auto asks the kernel for build IDs whatever strategy it picks.
-					checkCase(t, p.pid, cases[ci], res, i, &o, b != BackendText && haveIoctl(t))
+					checkCase(t, p.Pid, cases[ci], res, i, &o, b != BackendText && haveIoctl(t))
 				}
 				// Dedup: one meta per file, per vDSO, per reason.
 				seen := map[string]bool{}
@@ -363,16 +347,16 @@ func normalizeOne(t *testing.T, h *Handle, addr uint64, o NormalizeOptions) (Nor
 // through map_files (or the kernel), and without map_files there is no file
 // to read, which the meta says.
 func TestNormalizeDeletedFile(t *testing.T) {
-	f := needELFFixtures(t)
-	sha1 := f.libs["sha1"]
+	f := elffix.Need(t)
+	sha1 := f.Libs["sha1"]
 	path := filepath.Join(t.TempDir(), "libdel.so")
-	copyFile(t, sha1.path, path)
-	p := startLoader(t, f, nil, path)
+	elffix.CopyFile(t, sha1.Path, path)
+	p := elffix.StartLoader(t, f, nil, path)
 	if err := os.Remove(path); err != nil {
 		t.Fatal(err)
 	}
-	addr := p.addrs["lib1"]
-	h := mustOpen(t, p.pid)
+	addr := p.Addrs["lib1"]
+	h := mustOpen(t, p.Pid)
 	for _, b := range []Backend{BackendText, BackendIoctl} {
 		t.Run(b.String(), func(t *testing.T) {
 			skipWithoutIoctl(t, b)
@@ -384,13 +368,13 @@ func TestNormalizeDeletedFile(t *testing.T) {
 			if b == BackendIoctl {
 				wantSrc = BuildIDKernel
 			}
-			if !bytes.Equal(m.BuildID, sha1.fileID) || m.BuildIDSource != wantSrc {
-				t.Errorf("build ID %x from %v, want %x from %v", m.BuildID, m.BuildIDSource, sha1.fileID, wantSrc)
+			if !bytes.Equal(m.BuildID, sha1.FileID) || m.BuildIDSource != wantSrc {
+				t.Errorf("build ID %x from %v, want %x from %v", m.BuildID, m.BuildIDSource, sha1.FileID, wantSrc)
 			}
-			if !out.HasVirtAddr || out.VirtAddr != sha1.probeVaddr {
-				t.Errorf("vaddr %#x %v, want %#x", out.VirtAddr, out.HasVirtAddr, sha1.probeVaddr)
+			if !out.HasVirtAddr || out.VirtAddr != sha1.ProbeVaddr {
+				t.Errorf("vaddr %#x %v, want %#x", out.VirtAddr, out.HasVirtAddr, sha1.ProbeVaddr)
 			}
-			if got, want := fileAt(t, sha1.path, out.FileOffset, 16), memAt(t, p.pid, addr, 16); !bytes.Equal(got, want) {
+			if got, want := elffix.FileAt(t, sha1.Path, out.FileOffset, 16), elffix.MemAt(t, p.Pid, addr, 16); !bytes.Equal(got, want) {
 				t.Errorf("offset %#x holds %x, memory %x", out.FileOffset, got, want)
 			}
 			// Without map_files the unlinked file cannot be found.
@@ -409,30 +393,30 @@ func TestNormalizeDeletedFile(t *testing.T) {
 // one at the same path (rename over it, as package managers do) must never
 // be given the new file's build ID, with or without map_files.
 func TestNormalizeReplacedFile(t *testing.T) {
-	f := needELFFixtures(t)
-	sha1, md5 := f.libs["sha1"], f.libs["md5"]
+	f := elffix.Need(t)
+	sha1, md5 := f.Libs["sha1"], f.Libs["md5"]
 	dir := t.TempDir()
 	path := filepath.Join(dir, "librep.so")
-	copyFile(t, sha1.path, path)
-	p := startLoader(t, f, nil, path)
-	copyFile(t, md5.path, path+".new")
+	elffix.CopyFile(t, sha1.Path, path)
+	p := elffix.StartLoader(t, f, nil, path)
+	elffix.CopyFile(t, md5.Path, path+".new")
 	if err := os.Rename(path+".new", path); err != nil {
 		t.Fatal(err)
 	}
-	addr := p.addrs["lib1"]
-	h := mustOpen(t, p.pid)
+	addr := p.Addrs["lib1"]
+	h := mustOpen(t, p.Pid)
 	for _, cached := range []bool{true, false} {
 		// Prime the cache with the new file so a wrong hit would show.
 		o := NormalizeOptions{Backend: BackendText, BuildIDs: true, NoBuildIDCache: !cached}
 		_, m := normalizeOne(t, h, addr, o)
-		if !bytes.Equal(m.BuildID, sha1.fileID) || m.BuildIDSource != BuildIDFile {
-			t.Errorf("cached=%v, map_files: build ID %x from %v, want the mapped file's %x", cached, m.BuildID, m.BuildIDSource, sha1.fileID)
+		if !bytes.Equal(m.BuildID, sha1.FileID) || m.BuildIDSource != BuildIDFile {
+			t.Errorf("cached=%v, map_files: build ID %x from %v, want the mapped file's %x", cached, m.BuildID, m.BuildIDSource, sha1.FileID)
 		}
 		o.NoMapFiles = true
 		_, m = normalizeOne(t, h, addr, o)
 		if m.BuildID != nil || m.Flags&MetaFileUnavailable == 0 {
 			t.Errorf("cached=%v, by path: build ID %x flags %b, want none and MetaFileUnavailable (the new file is %x)",
-				cached, m.BuildID, m.Flags, md5.fileID)
+				cached, m.BuildID, m.Flags, md5.FileID)
 		}
 	}
 }
@@ -443,37 +427,37 @@ func TestNormalizeReplacedFile(t *testing.T) {
 // /proc/<pid>/root find the right file; the bare path (all a text snapshot
 // has) finds the wrong one, which the device and inode check rejects.
 func TestNormalizeMountNamespace(t *testing.T) {
-	f := needELFFixtures(t)
+	f := elffix.Need(t)
 	if os.Geteuid() != 0 {
 		t.Skip("needs root for unshare --mount")
 	}
 	if _, err := exec.LookPath("unshare"); err != nil {
 		t.Skip("no unshare(1)")
 	}
-	sha1, md5 := f.libs["sha1"], f.libs["md5"]
+	sha1, md5 := f.Libs["sha1"], f.Libs["md5"]
 	dir := t.TempDir()
 	path := filepath.Join(dir, "libns.so")
-	copyFile(t, md5.path, path) // what the caller sees at that path
+	elffix.CopyFile(t, md5.Path, path) // what the caller sees at that path
 	wrap := []string{"unshare", "--mount", "--propagation", "private", "sh", "-c",
-		"mount -t tmpfs none '" + dir + "' && cp '" + sha1.path + "' '" + path + "' && "}
-	p := startLoader(t, f, wrap, path)
-	addr := p.addrs["lib1"]
-	h := mustOpen(t, p.pid)
+		"mount -t tmpfs none '" + dir + "' && cp '" + sha1.Path + "' '" + path + "' && "}
+	p := elffix.StartLoader(t, f, wrap, path)
+	addr := p.Addrs["lib1"]
+	h := mustOpen(t, p.Pid)
 	for _, o := range []NormalizeOptions{
 		{Backend: BackendText, BuildIDs: true, VirtAddrs: true},
 		{Backend: BackendText, BuildIDs: true, VirtAddrs: true, NoMapFiles: true},
 		{Backend: BackendText, BuildIDs: true, VirtAddrs: true, NoMapFiles: true, NoBuildIDCache: true},
 	} {
 		out, m := normalizeOne(t, h, addr, o)
-		if string(m.Path) != path || !bytes.Equal(m.BuildID, sha1.fileID) || m.BuildIDSource != BuildIDFile || m.Flags != 0 {
-			t.Errorf("%+v: meta %+v, want %s with the namespace's build ID %x", o, m, path, sha1.fileID)
+		if string(m.Path) != path || !bytes.Equal(m.BuildID, sha1.FileID) || m.BuildIDSource != BuildIDFile || m.Flags != 0 {
+			t.Errorf("%+v: meta %+v, want %s with the namespace's build ID %x", o, m, path, sha1.FileID)
 		}
-		if !out.HasVirtAddr || out.VirtAddr != sha1.probeVaddr {
-			t.Errorf("%+v: vaddr %#x %v, want %#x", o, out.VirtAddr, out.HasVirtAddr, sha1.probeVaddr)
+		if !out.HasVirtAddr || out.VirtAddr != sha1.ProbeVaddr {
+			t.Errorf("%+v: vaddr %#x %v, want %#x", o, out.VirtAddr, out.HasVirtAddr, sha1.ProbeVaddr)
 		}
 	}
 	// A snapshot of the maps has no /proc/<pid>: only the bare path.
-	text, err := os.ReadFile(fmt.Sprintf("/proc/%d/maps", p.pid))
+	text, err := os.ReadFile(fmt.Sprintf("/proc/%d/maps", p.Pid))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -484,7 +468,7 @@ func TestNormalizeMountNamespace(t *testing.T) {
 	defer snap.Close()
 	out, m := normalizeOne(t, snap, addr, NormalizeOptions{BuildIDs: true, VirtAddrs: true})
 	if m.BuildID != nil || m.Flags&MetaFileUnavailable == 0 || out.HasVirtAddr {
-		t.Errorf("snapshot: meta %+v vaddr %v, want no build ID (the caller's file is %x)", m, out.HasVirtAddr, md5.fileID)
+		t.Errorf("snapshot: meta %+v vaddr %v, want no build ID (the caller's file is %x)", m, out.HasVirtAddr, md5.FileID)
 	}
 }
 
@@ -493,15 +477,15 @@ func TestNormalizeMountNamespace(t *testing.T) {
 // ErrProcessGone; one that exits between the VMA lookup and the file reads
 // keeps its answers, and its build IDs are either right or absent.
 func TestNormalizeProcessGone(t *testing.T) {
-	f := needELFFixtures(t)
-	sha1 := f.libs["sha1"]
+	f := elffix.Need(t)
+	sha1 := f.Libs["sha1"]
 	for _, b := range []Backend{BackendText, BackendIoctl} {
 		t.Run(b.String()+"/before", func(t *testing.T) {
 			skipWithoutIoctl(t, b)
-			p := startLoader(t, f, nil, sha1.path)
-			h := mustOpen(t, p.pid)
-			p.stop()
-			addrs := []uint64{p.addrs["lib1"], p.addrs["main"], 0x1000}
+			p := elffix.StartLoader(t, f, nil, sha1.Path)
+			h := mustOpen(t, p.Pid)
+			p.Stop()
+			addrs := []uint64{p.Addrs["lib1"], p.Addrs["main"], 0x1000}
 			var res Normalized
 			err := h.Normalize(addrs, &NormalizeOptions{Backend: b, BuildIDs: true}, &res)
 			if !errors.Is(err, ErrProcessGone) {
@@ -520,15 +504,15 @@ func TestNormalizeProcessGone(t *testing.T) {
 		t.Run(b.String()+"/between", func(t *testing.T) {
 			skipWithoutIoctl(t, b)
 			path := filepath.Join(t.TempDir(), "libgone.so")
-			copyFile(t, sha1.path, path)
-			p := startLoader(t, f, nil, path, f.libs["long32"].path)
-			h := mustOpen(t, p.pid)
+			elffix.CopyFile(t, sha1.Path, path)
+			p := elffix.StartLoader(t, f, nil, path, f.Libs["long32"].Path)
+			h := mustOpen(t, p.Pid)
 			if err := os.Remove(path); err != nil {
 				t.Fatal(err)
 			}
-			normalizeHookAfterQuery = p.stop
+			normalizeHookAfterQuery = p.Stop
 			defer func() { normalizeHookAfterQuery = nil }()
-			addrs := []uint64{p.addrs["lib1"], p.addrs["lib2"]}
+			addrs := []uint64{p.Addrs["lib1"], p.Addrs["lib2"]}
 			var res Normalized
 			if err := h.Normalize(addrs, &NormalizeOptions{Backend: b, BuildIDs: true, NoBuildIDCache: true}, &res); err != nil {
 				t.Fatal(err)
@@ -539,10 +523,10 @@ func TestNormalizeProcessGone(t *testing.T) {
 			if del.Kind != MetaELF || (del.BuildIDSource == BuildIDFile) || (del.BuildIDSource == BuildIDNone && del.Flags&MetaFileUnavailable == 0) {
 				t.Errorf("deleted: %+v", del)
 			}
-			if del.BuildIDSource == BuildIDKernel && !bytes.Equal(del.BuildID, sha1.fileID) {
-				t.Errorf("deleted: kernel build ID %x, want %x", del.BuildID, sha1.fileID)
+			if del.BuildIDSource == BuildIDKernel && !bytes.Equal(del.BuildID, sha1.FileID) {
+				t.Errorf("deleted: kernel build ID %x, want %x", del.BuildID, sha1.FileID)
 			}
-			if !bytes.Equal(kept.BuildID, f.libs["long32"].fileID) || kept.BuildIDSource != BuildIDFile {
+			if !bytes.Equal(kept.BuildID, f.Libs["long32"].FileID) || kept.BuildIDSource != BuildIDFile {
 				t.Errorf("kept: %+v", kept)
 			}
 		})
@@ -632,10 +616,10 @@ func checkAgainstReference(t *testing.T, addrs []uint64, ref, res *Normalized) i
 // TestNormalizeFiltered: addresses in VMAs failing the filter are
 // UnknownFiltered with the input address as offset; others are unaffected.
 func TestNormalizeFiltered(t *testing.T) {
-	f := needELFFixtures(t)
-	p := startLoader(t, f, nil, f.libs["sha1"].path)
-	h := mustOpen(t, p.pid)
-	addrs := []uint64{p.addrs["lib1"], p.addrs["heap"], p.addrs["gap"]}
+	f := elffix.Need(t)
+	p := elffix.StartLoader(t, f, nil, f.Libs["sha1"].Path)
+	h := mustOpen(t, p.Pid)
+	addrs := []uint64{p.Addrs["lib1"], p.Addrs["heap"], p.Addrs["gap"]}
 	for _, b := range []Backend{BackendText, BackendIoctl} {
 		if b == BackendIoctl && !haveIoctl(t) {
 			continue // kernel without PROCMAP_QUERY
@@ -657,10 +641,10 @@ func TestNormalizeFiltered(t *testing.T) {
 // TestNormalizeAllocs: with a reused result and cached build IDs the
 // steady state allocates nothing.
 func TestNormalizeAllocs(t *testing.T) {
-	f := needELFFixtures(t)
-	p := startLoader(t, f, nil, f.libs["long32"].path)
-	h := mustOpen(t, p.pid)
-	addrs := []uint64{p.addrs["fopen"], p.addrs["chdir"], p.addrs["lib1"], p.addrs["main"], p.addrs["local"], p.addrs["jit"], p.addrs["vdso"]}
+	f := elffix.Need(t)
+	p := elffix.StartLoader(t, f, nil, f.Libs["long32"].Path)
+	h := mustOpen(t, p.Pid)
+	addrs := []uint64{p.Addrs["fopen"], p.Addrs["chdir"], p.Addrs["lib1"], p.Addrs["main"], p.Addrs["local"], p.Addrs["jit"], p.Addrs["vdso"]}
 	for _, b := range []Backend{BackendText, BackendIoctl} {
 		if b == BackendIoctl && !haveIoctl(t) {
 			continue // kernel without PROCMAP_QUERY
@@ -685,13 +669,13 @@ func TestNormalizeAllocs(t *testing.T) {
 // disagreement (two GNU notes) as a mismatch; matching files add nothing.
 func TestCompareBuildIDs(t *testing.T) {
 	skipWithoutIoctl(t, BackendIoctl)
-	f := needELFFixtures(t)
+	f := elffix.Need(t)
 	var libs []string
-	for _, n := range f.order {
-		libs = append(libs, f.libs[n].path)
+	for _, n := range f.Order {
+		libs = append(libs, f.Libs[n].Path)
 	}
-	p := startLoader(t, f, nil, libs...)
-	h := mustOpen(t, p.pid)
+	p := elffix.StartLoader(t, f, nil, libs...)
+	h := mustOpen(t, p.Pid)
 	rep, err := h.Compare(&CompareOptions{RetryDelay: time.Millisecond})
 	if err != nil {
 		t.Fatalf("%v\n%v", err, rep)
@@ -742,12 +726,12 @@ func TestNormalizeMisuse(t *testing.T) {
 // reachable only through map_files, has its build ID while the link
 // exists and none once it is gone (so /proc was not used behind its back).
 func TestNormalizeProcRoot(t *testing.T) {
-	f := needELFFixtures(t)
-	sha1 := f.libs["sha1"]
+	f := elffix.Need(t)
+	sha1 := f.Libs["sha1"]
 	dir := t.TempDir()
 	path := filepath.Join(dir, "libroot.so")
-	copyFile(t, sha1.path, path)
-	p := startLoader(t, f, nil, path)
+	elffix.CopyFile(t, sha1.Path, path)
+	p := elffix.StartLoader(t, f, nil, path)
 	if err := os.Remove(path); err != nil {
 		t.Fatal(err)
 	}
@@ -755,17 +739,17 @@ func TestNormalizeProcRoot(t *testing.T) {
 	if err := os.Symlink("/proc", root); err != nil {
 		t.Fatal(err)
 	}
-	h, err := OpenWithOptions(p.pid, &OpenOptions{ProcRoot: root})
+	h, err := OpenWithOptions(p.Pid, &OpenOptions{ProcRoot: root})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer h.Close()
 	o := NormalizeOptions{Backend: BackendText, BuildIDs: true, NoBuildIDCache: true}
-	if _, m := normalizeOne(t, h, p.addrs["lib1"], o); !bytes.Equal(m.BuildID, sha1.fileID) {
-		t.Errorf("through %s: %+v, want build ID %x", root, m, sha1.fileID)
+	if _, m := normalizeOne(t, h, p.Addrs["lib1"], o); !bytes.Equal(m.BuildID, sha1.FileID) {
+		t.Errorf("through %s: %+v, want build ID %x", root, m, sha1.FileID)
 	}
 	os.Remove(root)
-	if _, m := normalizeOne(t, h, p.addrs["lib1"], o); m.BuildID != nil || m.Flags&MetaFileUnavailable == 0 {
+	if _, m := normalizeOne(t, h, p.Addrs["lib1"], o); m.BuildID != nil || m.Flags&MetaFileUnavailable == 0 {
 		t.Errorf("proc root removed: %+v, want no build ID", m)
 	}
 }
@@ -932,7 +916,7 @@ func TestNormalizeManyFiles(t *testing.T) {
 // its inode, flagged MetaDevUnverified when found by path; through
 // map_files (the mapped file itself) no flag is needed.
 func TestNormalizeBtrfsSubvolume(t *testing.T) {
-	f := needELFFixtures(t)
+	f := elffix.Need(t)
 	if os.Geteuid() != 0 {
 		t.Skip("needs root to mount")
 	}
@@ -959,18 +943,18 @@ func TestNormalizeBtrfsSubvolume(t *testing.T) {
 	if out, err := exec.Command("mkfs.btrfs", "-q", img).CombinedOutput(); err != nil {
 		t.Skipf("mkfs.btrfs: %v %s", err, out)
 	}
-	sha1 := f.libs["sha1"]
+	sha1 := f.Libs["sha1"]
 	lib := filepath.Join(mnt, "sub", "lib.so")
 	// Mounted in the loader's own mount namespace: gone when it exits.
 	wrap := []string{"unshare", "--mount", "--propagation", "private", "sh", "-c",
-		"mount -o loop '" + img + "' '" + mnt + "' && btrfs -q subvolume create '" + mnt + "/sub' && cp '" + sha1.path + "' '" + lib + "' && "}
-	p := startLoader(t, f, wrap, lib)
-	h := mustOpen(t, p.pid)
+		"mount -o loop '" + img + "' '" + mnt + "' && btrfs -q subvolume create '" + mnt + "/sub' && cp '" + sha1.Path + "' '" + lib + "' && "}
+	p := elffix.StartLoader(t, f, wrap, lib)
+	h := mustOpen(t, p.Pid)
 	var st unix.Stat_t
-	if err := unix.Stat(fmt.Sprintf("/proc/%d/root%s", p.pid, lib), &st); err != nil {
+	if err := unix.Stat(fmt.Sprintf("/proc/%d/root%s", p.Pid, lib), &st); err != nil {
 		t.Fatal(err)
 	}
-	_, m := normalizeOne(t, h, p.addrs["lib1"], NormalizeOptions{Backend: BackendText})
+	_, m := normalizeOne(t, h, p.Addrs["lib1"], NormalizeOptions{Backend: BackendText})
 	if m.DevMajor == unix.Major(st.Dev) && m.DevMinor == unix.Minor(st.Dev) {
 		t.Skipf("this btrfs reports the same device %d:%d to stat and maps", m.DevMajor, m.DevMinor)
 	}
@@ -982,9 +966,9 @@ func TestNormalizeBtrfsSubvolume(t *testing.T) {
 		{NormalizeOptions{Backend: BackendText, BuildIDs: true, NoMapFiles: true}, MetaDevUnverified},
 		{NormalizeOptions{Backend: BackendText, BuildIDs: true, NoMapFiles: true, NoBuildIDCache: true}, MetaDevUnverified},
 	} {
-		_, m := normalizeOne(t, h, p.addrs["lib1"], c.o)
-		if !bytes.Equal(m.BuildID, sha1.fileID) || m.Flags != c.want {
-			t.Errorf("%+v: build ID %x flags %b, want %x flags %b", c.o, m.BuildID, m.Flags, sha1.fileID, c.want)
+		_, m := normalizeOne(t, h, p.Addrs["lib1"], c.o)
+		if !bytes.Equal(m.BuildID, sha1.FileID) || m.Flags != c.want {
+			t.Errorf("%+v: build ID %x flags %b, want %x flags %b", c.o, m.BuildID, m.Flags, sha1.FileID, c.want)
 		}
 	}
 }
@@ -992,10 +976,10 @@ func TestNormalizeBtrfsSubvolume(t *testing.T) {
 // TestNormalizeCacheAvoidsReads: with the cache, files are read once, then
 // answered from the cache; without it, read on every call.
 func TestNormalizeCacheAvoidsReads(t *testing.T) {
-	f := needELFFixtures(t)
-	p := startLoader(t, f, nil, f.libs["long32"].path, f.libs["section"].path)
-	h := mustOpen(t, p.pid)
-	addrs := []uint64{p.addrs["lib1"], p.addrs["lib2"], p.addrs["main"], p.addrs["fopen"]}
+	f := elffix.Need(t)
+	p := elffix.StartLoader(t, f, nil, f.Libs["long32"].Path, f.Libs["section"].Path)
+	h := mustOpen(t, p.Pid)
+	addrs := []uint64{p.Addrs["lib1"], p.Addrs["lib2"], p.Addrs["main"], p.Addrs["fopen"]}
 	for _, nocache := range []bool{false, true} {
 		var res Normalized
 		o := NormalizeOptions{Backend: BackendText, BuildIDs: true, VirtAddrs: true, NoBuildIDCache: nocache}
@@ -1003,8 +987,8 @@ func TestNormalizeCacheAvoidsReads(t *testing.T) {
 			if err := h.Normalize(addrs, &o, &res); err != nil {
 				t.Fatal(err)
 			}
-			opens := res.files.opens
-			res.files.opens = 0
+			opens := res.files.Opens
+			res.files.Opens = 0
 			for _, m := range res.Metas {
 				if len(m.BuildID) == 0 {
 					t.Fatalf("no build ID for %s", m.Path)
@@ -1064,10 +1048,10 @@ func reflectFuncPC(f any) uintptr { return reflect.ValueOf(f).Pointer() }
 // process-wide cache, each with its own result, all get the reference
 // answer (run with -race to check the locking).
 func TestNormalizeConcurrent(t *testing.T) {
-	f := needELFFixtures(t)
-	p := startLoader(t, f, nil, f.libs["long32"].path, f.libs["sha1"].path)
-	h := mustOpen(t, p.pid)
-	addrs := []uint64{p.addrs["lib1"], p.addrs["lib2"], p.addrs["main"], p.addrs["fopen"], p.addrs["vdso"], p.addrs["jit"]}
+	f := elffix.Need(t)
+	p := elffix.StartLoader(t, f, nil, f.Libs["long32"].Path, f.Libs["sha1"].Path)
+	h := mustOpen(t, p.Pid)
+	addrs := []uint64{p.Addrs["lib1"], p.Addrs["lib2"], p.Addrs["main"], p.Addrs["fopen"], p.Addrs["vdso"], p.Addrs["jit"]}
 	var ref Normalized
 	if err := h.Normalize(addrs, &NormalizeOptions{Backend: BackendText, BuildIDs: true, VirtAddrs: true}, &ref); err != nil {
 		t.Fatal(err)

@@ -100,13 +100,13 @@ stress-cabi: lib $(STRESS_BINS)
 stress-soak: lib $(STRESS_OUT)/soak
 	$(Q)$(STRESS_OUT)/soak 10000000 100000
 
-# Go fuzzers for a fixed budget each: the text parser and the ELF note
-# reader are core's (core/parse_test.go, core/elfnote_test.go); the C-ABI
-# decoding one is ours.
+# Go fuzzers for a fixed budget each: the text parser is core's
+# (core/parse_test.go), the ELF note reader core/internal/elfnote's
+# (elfnote_test.go); the C-ABI decoding one is ours.
 stress-fuzz: lib
 	$(GO) test ./core -run '^$$' -fuzz '^FuzzParseMaps$$' -fuzztime $(STRESS_FUZZTIME)
-	$(GO) test ./core -run '^$$' -fuzz '^FuzzReadELF$$' -fuzztime $(STRESS_FUZZTIME)
-	$(GO) test ./core -run '^$$' -fuzz '^FuzzScanNotes$$' -fuzztime $(STRESS_FUZZTIME)
+	$(GO) test ./core/internal/elfnote -run '^$$' -fuzz '^FuzzReadELF$$' -fuzztime $(STRESS_FUZZTIME)
+	$(GO) test ./core/internal/elfnote -run '^$$' -fuzz '^FuzzScanNotes$$' -fuzztime $(STRESS_FUZZTIME)
 	$(GO) test ./tests/stress -run '^$$' -fuzz '^FuzzCABIDecode$$' -fuzztime $(STRESS_FUZZTIME)
 
 # libFuzzer on the real .so; new interesting inputs land in $(STRESS_FOUND).

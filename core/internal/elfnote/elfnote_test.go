@@ -1,20 +1,17 @@
-package core
+package elfnote
 
 import (
 	"bytes"
 	"encoding/binary"
 	"encoding/hex"
 	"os"
-	"path/filepath"
 	"strconv"
-	"strings"
 	"testing"
-	"time"
 
-	"golang.org/x/sys/unix"
+	"github.com/libprocmapq/libprocmapq/internal/elffix"
 )
 
-// countingReader is an in-memory preader that counts the bytes asked for.
+// countingReader is an in-memory io.ReaderAt that counts the bytes asked for.
 type countingReader struct {
 	data      []byte
 	requested int
@@ -201,8 +198,8 @@ func TestReadELFSynthetic(t *testing.T) {
 				im := elfImage{is64: is64, bigEndian: be, notes: c.notes, sections: c.sections, loadVAddr: 0x400000}
 				data := im.bytes()
 				r := &countingReader{data: data}
-				var sc elfScratch
-				info, err := readELF(r, uint64(len(data)), true, true, &sc)
+				var sc Scratch
+				info, err := Read(r, uint64(len(data)), true, true, &sc)
 				name := c.name + "/64=" + strconv.FormatBool(is64) + "/be=" + strconv.FormatBool(be)
 				if err != nil {
 					t.Errorf("%s: %v", name, err)
@@ -211,7 +208,7 @@ func TestReadELFSynthetic(t *testing.T) {
 				if !bytes.Equal(info.BuildID, c.want) || info.BuildIDInSection != c.inSection {
 					t.Errorf("%s: build ID %x (section %v), want %x (%v)", name, info.BuildID, info.BuildIDInSection, c.want, c.inSection)
 				}
-				if len(info.Loads) != 1 || info.Loads[0] != (loadSegment{0, uint64(len(data)) - uint64(im.shSize()), 0x400000}) {
+				if len(info.Loads) != 1 || info.Loads[0] != (Segment{0, uint64(len(data)) - uint64(im.shSize()), 0x400000}) {
 					t.Errorf("%s: loads %+v", name, info.Loads)
 				}
 			}
@@ -264,8 +261,8 @@ func TestReadELFBounds(t *testing.T) {
 			size = uint64(len(c.data))
 		}
 		r := &countingReader{data: c.data}
-		var sc elfScratch
-		info, err := readELF(r, size, true, true, &sc)
+		var sc Scratch
+		info, err := Read(r, size, true, true, &sc)
 		if r.requested > elfMaxRead {
 			t.Errorf("%s: asked for %d bytes, limit %d", c.name, r.requested, elfMaxRead)
 		}
@@ -277,8 +274,8 @@ func TestReadELFBounds(t *testing.T) {
 	// A 1 MiB note region claimed at the start is read only up to the limit.
 	big := elfImage{is64: true, notes: [][]byte{append(gnuNote(o, "XX", 1, make([]byte, 1<<20)), gnuNote(o, "GNU", ntGNUBuildID, []byte{9})...)}}.bytes()
 	r := &countingReader{data: big}
-	var sc elfScratch
-	info, _ := readELF(r, uint64(len(big)), true, false, &sc)
+	var sc Scratch
+	info, _ := Read(r, uint64(len(big)), true, false, &sc)
 	if r.requested > 64+2*56+elfMaxNoteRegion || info.BuildID != nil {
 		t.Errorf("big note region: requested %d bytes, id %x", r.requested, info.BuildID)
 	}
@@ -287,33 +284,35 @@ func TestReadELFBounds(t *testing.T) {
 // TestReadELFRealFiles compares the reader with readelf on real files:
 // the test shared objects, the loader, libc and this test binary.
 func TestReadELFRealFiles(t *testing.T) {
-	f := needELFFixtures(t)
-	files := map[string][]byte{f.loader: f.loaderID}
-	for _, l := range f.libs {
-		files[l.path] = l.fileID
+	f := elffix.Need(t)
+	files := map[string][]byte{f.Loader: f.LoaderID}
+	for _, l := range f.Libs {
+		files[l.Path] = l.FileID
 	}
-	loader := startLoader(t, f, nil)
+	loader := elffix.StartLoader(t, f, nil)
 	self, err := os.Executable()
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, p := range []string{self, libcPath(t, loader.pid)} {
-		id, err := readelfBuildID(p)
+	for _, p := range []string{self, elffix.LibcPath(t, loader.Pid)} {
+		id, err := elffix.ReadelfBuildID(p)
 		if err != nil {
 			t.Fatal(err)
 		}
 		files[p] = id
 	}
 	for path, want := range files {
-		fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		fd, err := os.Open(path)
 		if err != nil {
 			t.Fatal(err)
 		}
-		var st unix.Stat_t
-		unix.Fstat(fd, &st)
-		var sc elfScratch
-		info, err := readELF(&fdReader{fd}, uint64(st.Size), true, true, &sc)
-		unix.Close(fd)
+		st, err := fd.Stat()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var sc Scratch
+		info, err := Read(fd, uint64(st.Size()), true, true, &sc)
+		fd.Close()
 		if err != nil {
 			t.Errorf("%s: %v", path, err)
 			continue
@@ -321,102 +320,23 @@ func TestReadELFRealFiles(t *testing.T) {
 		if !bytes.Equal(info.BuildID, want) {
 			t.Errorf("%s: build ID %x, readelf says %x", path, info.BuildID, want)
 		}
-		if wantLoads := readelfLoads(t, path); !equalLoads(info.Loads, wantLoads) {
+		if wantLoads := elffix.ReadelfLoads(t, path); !equalLoads(info.Loads, wantLoads) {
 			t.Errorf("%s: loads %+v, readelf says %+v", path, info.Loads, wantLoads)
 		}
 	}
 }
 
-func equalLoads(a, b []loadSegment) bool {
+// equalLoads compares what Read found with what readelf printed.
+func equalLoads(a []Segment, b []elffix.Load) bool {
 	if len(a) != len(b) {
 		return false
 	}
 	for i := range a {
-		if a[i] != b[i] {
+		if a[i] != Segment(b[i]) {
 			return false
 		}
 	}
 	return true
-}
-
-// readelfLoads returns the PT_LOAD segments `readelf -lW` prints.
-func readelfLoads(t *testing.T, path string) []loadSegment {
-	out, err := run("readelf", "-lW", path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var loads []loadSegment
-	for _, line := range strings.Split(string(out), "\n") {
-		f := strings.Fields(line)
-		if len(f) < 6 || f[0] != "LOAD" {
-			continue
-		}
-		n := func(s string) uint64 { v, _ := strconv.ParseUint(strings.TrimPrefix(s, "0x"), 16, 64); return v }
-		loads = append(loads, loadSegment{Offset: n(f[1]), VAddr: n(f[2]), FileSize: n(f[4])})
-	}
-	return loads
-}
-
-// TestLookupFileRefusesNonRegular: a FIFO or a directory whose inode
-// matches the VMA is never opened (a FIFO would block) nor attributed.
-func TestLookupFileRefusesNonRegular(t *testing.T) {
-	dir := t.TempDir()
-	fifo := filepath.Join(dir, "fifo")
-	if err := unix.Mkfifo(fifo, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	for _, path := range []string{fifo, dir} {
-		var st unix.Stat_t
-		if err := unix.Stat(path, &st); err != nil {
-			t.Fatal(err)
-		}
-		v := VMA{Name: []byte(path), Inode: st.Ino, DevMajor: unix.Major(st.Dev), DevMinor: unix.Minor(st.Dev), Kind: KindFile}
-		done := make(chan *fileFacts, 1)
-		go func() {
-			var sc fileScratch
-			f, _ := sc.lookupFile(&fileTarget{pid: -1, vma: &v, cached: false})
-			done <- f
-		}()
-		select {
-		case f := <-done:
-			if f != nil {
-				t.Errorf("%s: read %+v", path, f)
-			}
-		case <-time.After(5 * time.Second):
-			t.Fatalf("%s: lookup blocked", path)
-		}
-	}
-}
-
-// TestReadFileSwappedForFIFO: a path that became a FIFO after it was
-// stat'ed as the mapped regular file is refused before any read open
-// (which would block on a FIFO without a writer).
-func TestReadFileSwappedForFIFO(t *testing.T) {
-	dir := t.TempDir()
-	path := filepath.Join(dir, "lib.so")
-	if err := os.WriteFile(path, []byte("\x7fELF"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	var sc fileScratch
-	sc.path = append([]byte(path), 0)
-	if statxPath(sc.path, &sc.stx) != 0 {
-		t.Fatal("statx")
-	}
-	key := keyOf(&sc.stx)
-	os.Remove(path)
-	if err := unix.Mkfifo(path, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan bool, 1)
-	go func() { _, ok := sc.readFile(&key); done <- ok }()
-	select {
-	case ok := <-done:
-		if ok {
-			t.Error("read a FIFO as the stat'ed file")
-		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("readFile blocked on a FIFO")
-	}
 }
 
 // fuzzSeeds are inputs every go test runs through the fuzz targets.
@@ -428,9 +348,9 @@ func fuzzSeeds(tb testing.TB) [][]byte {
 		elfImage{is64: false, bigEndian: true, notes: [][]byte{gnuNote(binary.BigEndian, "GNU", ntGNUBuildID, make([]byte, 32))}}.bytes(),
 		elfImage{is64: true, sections: true, notes: [][]byte{gnuNote(o, "GNU", ntGNUBuildID, make([]byte, 24))}}.bytes(),
 	}
-	f := needELFFixtures(tb)
+	f := elffix.Need(tb)
 	for _, name := range []string{"sha1", "section", "two"} {
-		b, err := os.ReadFile(f.libs[name].path)
+		b, err := os.ReadFile(f.Libs[name].Path)
 		if err != nil {
 			tb.Fatal(err)
 		}
@@ -447,8 +367,8 @@ func FuzzReadELF(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, data []byte, extraSize uint64) {
 		r := &countingReader{data: data}
-		var sc elfScratch
-		info, _ := readELF(r, uint64(len(data))+extraSize%(1<<40), true, true, &sc)
+		var sc Scratch
+		info, _ := Read(r, uint64(len(data))+extraSize%(1<<40), true, true, &sc)
 		if r.requested > elfMaxRead {
 			t.Fatalf("asked for %d bytes, limit %d", r.requested, elfMaxRead)
 		}
@@ -468,7 +388,7 @@ func FuzzScanNotes(f *testing.F) {
 	f.Add(gnuNote(o, "GNU", ntGNUBuildID, []byte{1, 2, 3}), false, uint64(4))
 	f.Add(append(gnuNote(o, "GNU", 5, make([]byte, 12)), gnuNote(o, "GNU", ntGNUBuildID, make([]byte, 20))...), false, uint64(8))
 	f.Add(gnuNote(binary.BigEndian, "GNU", ntGNUBuildID, make([]byte, 16)), true, uint64(4))
-	id, _ := hex.DecodeString(sectionID)
+	id, _ := hex.DecodeString(elffix.SectionID)
 	f.Add(gnuNote(o, "GNU", ntGNUBuildID, id), false, uint64(1))
 	f.Fuzz(func(t *testing.T, data []byte, bigEndian bool, align uint64) {
 		h := elfHeader{order: binary.LittleEndian, fileSize: uint64(len(data))}
@@ -476,7 +396,7 @@ func FuzzScanNotes(f *testing.F) {
 			h.order = binary.BigEndian
 		}
 		r := &countingReader{data: data}
-		var sc elfScratch
+		var sc Scratch
 		id, err := sc.scanNotes(r, &h, 0, uint64(len(data)), align)
 		if r.requested > elfMaxNoteRegion {
 			t.Fatalf("asked for %d bytes", r.requested)
