@@ -6,6 +6,7 @@ import (
 	"errors"
 	"slices"
 	"time"
+	"unsafe"
 )
 
 // Backend selects how a call reads the target's mappings.
@@ -162,6 +163,12 @@ type Result struct {
 	sortedAddrs []uint64
 	order       []uint32
 	touched     int // distinct VMAs and gaps the call had to look at
+	// checkOrder is set for a batch trusted to be sorted: the answers
+	// check it (checkAscending), lastAddr being the last address answered,
+	// and set disorder if it was not.
+	checkOrder bool
+	disorder   bool
+	lastAddr   uint64
 }
 
 type addrIndex struct {
@@ -177,6 +184,34 @@ func (r *Result) reset(n int) {
 	r.Strategy, r.Syscalls, r.touched = StrategyNone, 0, 0
 	r.arena = r.arena[:0]
 	r.batch = batch{}
+	r.checkOrder, r.disorder, r.lastAddr = false, false, 0
+}
+
+// maxKeptScratch bounds the storage Trim keeps.
+const maxKeptScratch = 64 << 10
+
+// Trim drops the Result's storage above 64 KiB per array, keeping a small
+// Result cheap to reuse while a huge batch's memory goes back to the
+// collector. The answers of the last call are gone afterwards.
+func (r *Result) Trim() {
+	*r = Result{
+		VMAs:    trimmed(r.VMAs[:0]),
+		Lookups: trimmed(r.Lookups[:0]),
+		arena:   trimmed(r.arena[:0]),
+		pairs:   trimmed(r.pairs[:0]),
+		sortTmp: trimmed(r.sortTmp[:0]),
+		// A batch's addresses and order: as large as the batch.
+		sortedAddrs: trimmed(r.sortedAddrs[:0]),
+		order:       trimmed(r.order[:0]),
+	}
+}
+
+func trimmed[T any](s []T) []T {
+	var zero T
+	if uintptr(cap(s))*unsafe.Sizeof(zero) > maxKeptScratch {
+		return nil
+	}
+	return s
 }
 
 // answerFound answers sorted positions [i, j) of b: found in table entry
@@ -185,6 +220,9 @@ func (r *Result) reset(n int) {
 func (r *Result) answerFound(b *batch, i, j int, vma int32, delta uint64) {
 	a := b.addrs[i:j]
 	if b.order == nil {
+		if r.checkOrder {
+			r.checkAscending(a)
+		}
 		lk := r.Lookups[i:j]
 		lk = lk[:len(a)] // proves the bounds: no checks in the loop
 		for k := range lk {
@@ -199,9 +237,27 @@ func (r *Result) answerFound(b *batch, i, j int, vma int32, delta uint64) {
 	}
 }
 
+// checkAscending checks that the addresses of a run continue the ascending
+// order of those answered before it, for a batch trusted to be sorted
+// (Options.Sorted). Every position is answered once, in order, so this
+// sees them all, at the cost of a compare in a loop that reads them anyway.
+func (r *Result) checkAscending(a []uint64) {
+	prev := r.lastAddr
+	for _, x := range a {
+		if x < prev {
+			r.disorder = true
+		}
+		prev = x
+	}
+	r.lastAddr = prev
+}
+
 // answerNone answers sorted positions [i, j) of b: no VMA, for reason.
 func (r *Result) answerNone(b *batch, i, j int, reason Reason) {
 	if b.order == nil {
+		if r.checkOrder {
+			r.checkAscending(b.addrs[i:j])
+		}
 		lk := r.Lookups[i:j]
 		for k := range lk {
 			lk[k] = Lookup{VMA: -1, Reason: reason}
@@ -280,23 +336,41 @@ func (h *Handle) Query(addrs []uint64, opts *Options, res *Result) error {
 	if len(addrs) == 0 {
 		return nil
 	}
-	b := res.sortBatch(addrs)
+	var b *batch
+	if o.Sorted {
+		b = res.trustBatch(addrs)
+	} else {
+		b = res.sortBatch(addrs)
+	}
+	err := h.resolve(b, &o, res)
+	if res.checkOrder && res.disorder {
+		// The batch said it was sorted and was not: the answers above
+		// may be wrong. Answer again from a sorted copy.
+		res.reset(len(addrs))
+		res.sortUnsorted(addrs)
+		err = h.resolve(&res.batch, &o, res)
+	}
+	return err
+}
+
+// resolve answers the sorted batch b with the strategy the planner picks.
+func (h *Handle) resolve(b *batch, o *Options, res *Result) error {
 	if h.kind == kindText {
 		res.Strategy = StrategyText
-		h.resolveSnapshot(b, &o, res)
+		h.resolveSnapshot(b, o, res)
 		return nil
 	}
-	strategy, err := h.chooseQuery(b, &o)
+	strategy, err := h.chooseQuery(b, o)
 	if err != nil {
 		return failLookups(&Error{Op: "query", Pid: h.pid, Err: err}, b, 0, res)
 	}
 	if strategy == StrategyText {
-		err = h.resolveText(b, 0, &o, res, "query")
+		err = h.resolveText(b, 0, o, res, "query")
 	} else {
-		err = h.resolveIoctl(b, &o, res, o.Backend == BackendAuto)
+		err = h.resolveIoctl(b, o, res, o.Backend == BackendAuto)
 	}
 	if err == nil && o.Backend == BackendAuto {
-		h.plan.noteQuery(res.touched, len(addrs))
+		h.plan.noteQuery(res.touched, len(b.addrs))
 	}
 	res.keepTableOrdered()
 	return err

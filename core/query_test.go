@@ -48,6 +48,15 @@ func TestQueryReasonsDuplicatesAndOrder(t *testing.T) {
 				if r != ReasonFound && res.Lookups[i].VMA != -1 {
 					t.Errorf("%v: lookup %d: reason %v with VMA index %d", b, i, r, res.Lookups[i].VMA)
 				}
+				// The file offset is the address's, from its own VMA's
+				// start and offset (the batch's order must not matter).
+				want := uint64(0)
+				if r == ReasonFound {
+					want = a - w.Start + w.Offset
+				}
+				if got := res.Lookups[i].FileOffset; got != want {
+					t.Errorf("%v sorted=%v: address %d (%#x): file offset %#x, want %#x", b, sorted, i, a, got, want)
+				}
 			}
 			for _, r := range []Reason{ReasonFound, ReasonUnmapped, ReasonFiltered} {
 				if !seen[r] {
