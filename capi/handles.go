@@ -28,13 +28,16 @@ var (
 )
 
 // handle is what a C struct procmapq stands for. mu serializes calls on
-// the handle so that its reused scratch results are never shared.
+// the handle so that its reused scratch results are never shared. Closed
+// handles go back to handlePool with their small scratch, so that opening
+// one per call allocates little; a call that raced with close and finds
+// another id under mu refuses (EBADF) instead of using the new owner's.
 type handle struct {
-	id   uint64 // slot index in the low 32 bits, generation in the high 32
+	id   atomic.Uint64 // slot index in the low 32 bits, generation in the high 32; 0 when closed
 	mu   sync.Mutex
 	core *core.Handle
-	res  core.Result     // query and enumerate scratch
-	norm core.Normalized // normalize scratch
+	res  core.Result      // query and enumerate scratch
+	norm *core.Normalized // normalize scratch, made on first use
 	// cptr is the C struct published for this handle. A copy of its bytes
 	// elsewhere (or a handle of another library instance whose id happens
 	// to be live here) is refused, and never freed by close.
@@ -87,7 +90,7 @@ func (c *call) register(h *handle) error {
 		}
 		registry.gens = append(registry.gens, 1)
 	}
-	h.id = uint64(slot) | uint64(registry.gens[slot])<<32
+	h.id.Store(uint64(slot) | uint64(registry.gens[slot])<<32)
 	slotOf(slot).Store(h)
 	return nil
 }
@@ -116,7 +119,7 @@ func lookupID(id uint64) *handle {
 		return nil
 	}
 	if s := slotOf(uint32(id)); s != nil {
-		if h := s.Load(); h != nil && h.id == id {
+		if h := s.Load(); h != nil && h.id.Load() == id {
 			return h
 		}
 	}
@@ -184,13 +187,14 @@ func (c *call) open(out **C.struct_procmapq, open func() (*core.Handle, error)) 
 		ch.Close()
 		return 0, c.errorf(syscall.ENOMEM, "out of memory")
 	}
-	h := &handle{core: ch, cptr: uintptr(unsafe.Pointer(p))}
+	h := handlePool.Get().(*handle)
+	h.core, h.cptr = ch, uintptr(unsafe.Pointer(p))
 	if err := c.register(h); err != nil {
 		C.free(unsafe.Pointer(p))
 		ch.Close()
 		return 0, err
 	}
-	p.magic, p.id = C.PMQ_HANDLE_MAGIC, C.uint64_t(h.id)
+	p.magic, p.id = C.PMQ_HANDLE_MAGIC, C.uint64_t(h.id.Load())
 	*out = p
 	return 0, nil
 }
@@ -269,10 +273,27 @@ func (c *call) close(p *C.struct_procmapq) (int, error) {
 	p.magic, p.id = 0, 0
 	C.free(unsafe.Pointer(p))
 	h.mu.Lock()
-	defer h.mu.Unlock()
 	h.core.Close()
-	h.res, h.norm = core.Result{}, core.Normalized{}
+	h.id.Store(0)
+	h.res.Trim()
+	h.norm = nil
+	h.mu.Unlock()
+	handlePool.Put(h)
 	return 0, nil
+}
+
+var handlePool = sync.Pool{New: func() any { return new(handle) }}
+
+// lock locks h for a call that looked it up by id and uses its scratch
+// results; the caller unlocks h.mu. A close (and maybe a reuse of h from
+// the pool) in between is refused.
+func (c *call) lock(h *handle, id uint64) error {
+	h.mu.Lock()
+	if h.id.Load() != id {
+		h.mu.Unlock()
+		return c.errorf(syscall.EBADF, "handle closed during the call")
+	}
+	return nil
 }
 
 //export pmqGoClose

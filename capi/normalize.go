@@ -54,6 +54,7 @@ func (c *call) normalize(p *C.struct_procmapq, addrs *C.uint64_t, n C.size_t, op
 	if err != nil {
 		return 0, err
 	}
+	id := h.id.Load()
 	o, err := c.normalizeOpts(opts)
 	if err != nil {
 		return 0, err
@@ -63,9 +64,14 @@ func (c *call) normalize(p *C.struct_procmapq, addrs *C.uint64_t, n C.size_t, op
 		return 0, err
 	}
 
-	h.mu.Lock()
+	if err := c.lock(h, id); err != nil {
+		return 0, err
+	}
 	defer h.mu.Unlock()
-	res := &h.norm
+	if h.norm == nil {
+		h.norm = new(core.Normalized)
+	}
+	res := h.norm
 	nerr := h.core.Normalize(goAddrs, &o, res)
 	if nerr != nil && !(isGone(nerr) && len(res.Outputs) == len(goAddrs)) {
 		return 0, nerr

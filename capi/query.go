@@ -143,6 +143,7 @@ func (c *call) writeVMAs(res *core.Result, buf *C.struct_procmapq_vma_buf) error
 // vmaCall holds the checked arguments shared by query and enumerate.
 type vmaCall struct {
 	h     *handle
+	id    uint64 // h's id at lookup (see lock)
 	opts  core.Options
 	buf   C.struct_procmapq_vma_buf // the caller's out struct, zero-extended
 	usize uint64                    // its size
@@ -152,6 +153,7 @@ func (c *call) vmaCall(p *C.struct_procmapq, opts *C.struct_procmapq_query_opts,
 	if v.h, err = c.lookup(p); err != nil {
 		return err
 	}
+	v.id = v.h.id.Load()
 	if v.opts, err = c.queryOpts(opts); err != nil {
 		return err
 	}
@@ -190,7 +192,9 @@ func (c *call) query(p *C.struct_procmapq, addrs *C.uint64_t, n C.size_t, opts *
 		probeArray(unsafe.Pointer(lookups), uintptr(n)*C.sizeof_struct_procmapq_lookup, true)
 	}
 
-	h.mu.Lock()
+	if err := c.lock(h, v.id); err != nil {
+		return 0, err
+	}
 	defer h.mu.Unlock() // also on a fault panic: the export recovers it
 	res := &h.res
 	// core writes the answers straight into the caller's array, whose
@@ -233,7 +237,9 @@ func (c *call) enumerate(p *C.struct_procmapq, opts *C.struct_procmapq_query_opt
 	if err := c.vmaCall(p, opts, out, &v); err != nil {
 		return 0, err
 	}
-	v.h.mu.Lock()
+	if err := c.lock(v.h, v.id); err != nil {
+		return 0, err
+	}
 	defer v.h.mu.Unlock()
 	if err := v.h.core.Enumerate(&v.opts, &v.h.res); err != nil {
 		return 0, err
