@@ -81,7 +81,7 @@ func (b *ioctlBuffers) doQuery(fd int, addr uint64, flags uint64, wantBuildID bo
 		q.BuildIDSz = buildIDMax
 		q.BuildIDAddr = unsafe.Pointer(&b.buildID[0])
 	}
-	_, _, e := unix.Syscall(unix.SYS_IOCTL, uintptr(fd), procmapQueryRequest, uintptr(unsafe.Pointer(q)))
+	e := procmapQueryCall(fd, q, wantBuildID)
 	runtime.KeepAlive(b)
 	if e == syscall.ENAMETOOLONG {
 		// The name buffer is PATH_MAX, so the path itself is >= PATH_MAX:
@@ -91,11 +91,27 @@ func (b *ioctlBuffers) doQuery(fd int, addr uint64, flags uint64, wantBuildID bo
 		if wantBuildID {
 			q.BuildIDSz = buildIDMax
 		}
-		_, _, e = unix.Syscall(unix.SYS_IOCTL, uintptr(fd), procmapQueryRequest, uintptr(unsafe.Pointer(q)))
+		e = procmapQueryCall(fd, q, wantBuildID)
 		runtime.KeepAlive(b)
 		if e == 0 {
 			q.NameSize = ^uint32(0) // marks "name unavailable" for fill
 		}
+	}
+	return e
+}
+
+// procmapQueryCall makes the ioctl. Without a build ID it does not tell
+// the scheduler (RawSyscall): the kernel answers from per-VMA locks in
+// about a microsecond and never waits for I/O, and the bookkeeping of a
+// blocking syscall would cost a tenth of that (docs/planner.md, "The cost
+// of one call"). Reading a build ID may read the file, so that path is an
+// ordinary, blocking-aware syscall.
+func procmapQueryCall(fd int, q *procmapQuery, mayBlock bool) syscall.Errno {
+	var e syscall.Errno
+	if mayBlock {
+		_, _, e = unix.Syscall(unix.SYS_IOCTL, uintptr(fd), procmapQueryRequest, uintptr(unsafe.Pointer(q)))
+	} else {
+		_, _, e = unix.RawSyscall(unix.SYS_IOCTL, uintptr(fd), procmapQueryRequest, uintptr(unsafe.Pointer(q)))
 	}
 	return e
 }
