@@ -146,7 +146,16 @@ func TestHandles(t *testing.T) {
 	drive(t, checked(t), "handles", strconv.Itoa(tg.Pid))
 }
 
-func TestForkedChild(t *testing.T) { drive(t, checked(t), "fork") }
+func TestForkedChild(t *testing.T) {
+	lib := checked(t)
+	drive(t, lib, "fork")
+	// A child made while other threads are inside the library, also by
+	// syscall(SYS_fork) and clone(2), which run no atfork handler: the
+	// shim's MADV_WIPEONFORK page tells it is a child.
+	for _, mode := range []string{"fork", "sysfork", "clone"} {
+		t.Run(mode, func(t *testing.T) { drive(t, lib, "fork", mode) })
+	}
+}
 
 // openCore opens the target with package core, the reference the C ABI's
 // answers are compared with.

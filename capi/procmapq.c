@@ -12,6 +12,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "procmapq.h"
 #include "internal.h"
@@ -20,16 +22,39 @@
 /* Detail message of the last failed call on this thread. */
 static __thread char last_error[PMQ_MSG_MAX];
 
-/* Set in a child forked (without exec) from a process that loaded the
- * library: the Go runtime's threads did not survive the fork, so calling
- * into Go there can hang (docs/cshared-hazards.md, "Fork without exec"). */
+/* A child forked (without exec) from a process that loaded the library
+ * must not call into Go: the Go runtime's threads did not survive the fork,
+ * so the call can hang (docs/cshared-hazards.md, "Fork without exec").
+ * Two signals, either enough:
+ *   - forked, set by a pthread_atfork handler: fork(3) and posix_spawn's
+ *     fallbacks run it;
+ *   - alive_page, a page marked MADV_WIPEONFORK (Linux 4.14+): the kernel
+ *     gives every child a zeroed copy, whatever made it (fork(3),
+ *     syscall(SYS_fork), clone(2) without CLONE_VM), so one load tells.
+ * Threads (CLONE_VM) share the page and are not mistaken for children. */
 static volatile sig_atomic_t forked;
+static volatile const unsigned char *alive_page;
 
 static void on_fork_child(void) { forked = 1; }
 
 __attribute__((constructor)) static void procmapq_shim_init(void)
 {
 	pthread_atfork(NULL, NULL, on_fork_child);
+	long pg = sysconf(_SC_PAGESIZE);
+	unsigned char *p = mmap(NULL, (size_t)pg, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED)
+		return;
+	if (madvise(p, (size_t)pg, MADV_WIPEONFORK) != 0) {
+		munmap(p, (size_t)pg); /* old kernel: the atfork handler only */
+		return;
+	}
+	p[0] = 1;
+	alive_page = p;
+}
+
+static int in_forked_child(void)
+{
+	return forked || (alive_page && alive_page[0] == 0);
 }
 
 /* result sets errno from a -errno return and passes it on. */
@@ -45,7 +70,7 @@ static int result(int rc)
 static int enter(const char *fn)
 {
 	last_error[0] = '\0';
-	if (forked) {
+	if (in_forked_child()) {
 		/* Plain copy, no stdio: keep this path trivially safe. */
 		static const char why[] = ": called in a forked child; the Go runtime "
 					  "does not survive fork() without exec()";

@@ -96,7 +96,9 @@
  *     runtime can chain to them.
  *   - Never call procmapq_* from a signal handler, from an ELF constructor,
  *     or in a child forked without exec (it returns -ECHILD there, instead
- *     of hanging in the Go runtime). fork()+exec() is fine.
+ *     of hanging in the Go runtime, however the child was made: fork(),
+ *     syscall(SYS_fork) or clone() without CLONE_VM; before Linux 4.14
+ *     only fork() is detected). fork()+exec() is fine.
  *   - Only one Go runtime per process: do not load libprocmapq into a
  *     process that loads another Go shared library. Go programs should
  *     import the Go package (github.com/libprocmapq/libprocmapq/core)

@@ -11,7 +11,10 @@
  *   capitest faults                              bad pointers give -EFAULT/-EBADF
  *   capitest handles PID                         close/NULL/stale handles
  *   capitest threads PID ADDR...                 one handle, many threads
- *   capitest fork                                -ECHILD in a forked child
+ *   capitest fork [fork|sysfork|clone]           -ECHILD in a forked child (with
+ *                                                the mode: made while threads
+ *                                                query, by fork(3),
+ *                                                syscall(SYS_fork) or clone(2))
  *   capitest gone PID ADDR...                    open, print "opened", wait for a
  *                                                line on stdin (the target is
  *                                                gone by then), query: -ESRCH
@@ -29,7 +32,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -570,7 +575,65 @@ static int cmd_threads(int pid, int n, char **argv)
 	return failures != 0;
 }
 
-static int cmd_fork(void)
+/* Threads that keep querying while the main thread forks: the child must
+ * be refused (-ECHILD) however it was made, never hang. */
+struct busy_arg {
+	struct procmapq *h;
+	uint64_t addr;
+	volatile int *stop;
+};
+
+static void *busy_main(void *p)
+{
+	struct busy_arg *a = p;
+	struct procmapq_lookup lk;
+	struct outbuf o = { 0 };
+	outbuf_grow(&o);
+	while (!*a->stop)
+		procmapq_query(a->h, &a->addr, 1, NULL, &lk, &o.buf);
+	return NULL;
+}
+
+/* make_child forks the way mode says: "fork" (fork(3), which runs the
+ * atfork handlers), "sysfork" (syscall(SYS_fork), which does not) or
+ * "clone" (clone(2) without CLONE_VM, which does not either). In the child
+ * it returns 0 (for clone, the child runs child_fn instead). */
+static pid_t make_child(const char *mode, int (*child_fn)(void *), void *arg)
+{
+	if (!strcmp(mode, "sysfork"))
+		return (pid_t)syscall(SYS_fork);
+	if (!strcmp(mode, "clone")) {
+		static char stack[1 << 16] __attribute__((aligned(16)));
+		return clone(child_fn, stack + sizeof stack, SIGCHLD, arg);
+	}
+	return fork();
+}
+
+static struct procmapq *fork_h;
+static int fork_pid;
+
+/* child_checks runs in the child: every Go-backed call is refused, the
+ * pure-C ones still work. Returns the exit status. */
+static int child_checks(void *arg)
+{
+	(void)arg;
+	alarm(10); /* a hang in the Go runtime would end here */
+	uint64_t addr = (uint64_t)(uintptr_t)&child_checks;
+	struct procmapq_lookup lk;
+	struct procmapq_vma v;
+	char names[64];
+	PROCMAPQ_OPTS(procmapq_vma_buf, out, .vmas = &v, .vmas_cap = 1, .names = names, .names_cap = sizeof names);
+	int rc = procmapq_query(fork_h, &addr, 1, NULL, &lk, &out);
+	int ok = rc == -ECHILD && errno == ECHILD && strstr(procmapq_last_error(), "fork") != NULL;
+	struct procmapq *h2;
+	ok = ok && procmapq_open(fork_pid, NULL, &h2) == -ECHILD;
+	ok = ok && procmapq_version() == PROCMAPQ_VERSION_NUMBER; /* pure C, still fine */
+	if (!ok)
+		fprintf(stderr, "child: rc %d errno %d: %s\n", rc, errno, procmapq_last_error());
+	_exit(ok ? 0 : 1);
+}
+
+static int cmd_fork(const char *mode)
 {
 	int pid = getpid();
 	struct procmapq *h = open_or_die(pid);
@@ -579,6 +642,31 @@ static int cmd_fork(void)
 	struct outbuf o = { 0 };
 	outbuf_grow(&o);
 	EXPECT_RC(procmapq_query(h, &addr, 1, NULL, &lk, &o.buf), 1);
+	if (mode) {
+		fork_h = h;
+		fork_pid = pid;
+		volatile int stop = 0;
+		pthread_t th[4];
+		struct busy_arg a = { h, addr, &stop };
+		for (int i = 0; i < 4; i++)
+			pthread_create(&th[i], NULL, busy_main, &a);
+		usleep(20000); /* the threads are mid-query when the child is made */
+		pid_t child = make_child(mode, child_checks, NULL);
+		if (child == 0)
+			child_checks(NULL);
+		stop = 1;
+		for (int i = 0; i < 4; i++)
+			pthread_join(th[i], NULL);
+		int status;
+		CHECK(child > 0, "%s: %s", mode, strerror(errno));
+		if (child > 0) {
+			waitpid(child, &status, 0);
+			CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0, "%s child status %#x", mode, status);
+		}
+		EXPECT_RC(procmapq_query(h, &addr, 1, NULL, &lk, &o.buf), 1);
+		procmapq_close(h);
+		return failures != 0;
+	}
 	pid_t child = fork();
 	if (child == 0) {
 		alarm(10); /* a hang in the Go runtime would end here */
@@ -708,7 +796,7 @@ int main(int argc, char **argv)
 	if (!strcmp(cmd, "threads") && argc > 3)
 		return cmd_threads(pid, argc - 3, argv + 3);
 	if (!strcmp(cmd, "fork"))
-		return cmd_fork();
+		return cmd_fork(argc > 2 ? argv[2] : NULL);
 	if (!strcmp(cmd, "gone") && argc > 3)
 		return cmd_gone(pid, argc - 3, argv + 3);
 	if (!strcmp(cmd, "crash"))
