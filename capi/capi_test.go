@@ -146,6 +146,14 @@ func TestHandles(t *testing.T) {
 	drive(t, checked(t), "handles", strconv.Itoa(tg.Pid))
 }
 
+// TestBigBatchMemoryReturned: a 4M-address unsorted batch makes the
+// library sort ~180 MB of scratch; after the caller frees its arrays and
+// closes the handle, RSS must be back within 32 MiB of where it was.
+func TestBigBatchMemoryReturned(t *testing.T) {
+	out := drive(t, checked(t), "bigbatch", "4000000")
+	t.Log(strings.TrimSpace(out))
+}
+
 func TestForkedChild(t *testing.T) {
 	lib := checked(t)
 	drive(t, lib, "fork")

@@ -291,7 +291,9 @@ func (h *Handle) Normalize(addrs []uint64, opts *NormalizeOptions, res *Normaliz
 	askKernel := o.BuildIDs && o.Backend != BackendText && h.kind != kindText
 	kernelCached := askKernel && !o.NoBuildIDCache
 	qopts := Options{Backend: o.Backend, Filter: o.Filter, Sorted: o.Sorted, BuildIDs: o.BuildIDs && !kernelCached}
+	res.q.keepBatch = true
 	qerr := h.Query(addrs, &qopts, &res.q)
+	defer res.q.releaseBatch()
 	if qerr != nil && !errors.Is(qerr, ErrProcessGone) {
 		return qerr
 	}

@@ -169,6 +169,10 @@ type Result struct {
 	checkOrder bool
 	disorder   bool
 	lastAddr   uint64
+	// keepBatch keeps batch after Query for Normalize, which walks it;
+	// released counts scratch bytes dropped during the call.
+	keepBatch bool
+	released  int
 }
 
 type addrIndex struct {
@@ -335,6 +339,9 @@ func (h *Handle) Query(addrs []uint64, opts *Options, res *Result) error {
 	res.reset(len(addrs))
 	if len(addrs) == 0 {
 		return nil
+	}
+	if !res.keepBatch {
+		defer res.releaseBatch()
 	}
 	var b *batch
 	if o.Sorted {

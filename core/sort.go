@@ -81,6 +81,29 @@ func (r *Result) sortUnsorted(addrs []uint64) {
 		r.sortedAddrs[i], r.order[i] = p.addr, p.idx
 	}
 	r.batch = batch{addrs: r.sortedAddrs, order: r.order}
+	if 32*n >= bigScratch { // the sort's buffers are done with
+		r.pairs, r.sortTmp = nil, nil
+		r.released += 32 * n
+	}
+}
+
+// bigScratch is the size from which scratch is dropped as soon as a call
+// is done with it instead of kept for the next call: a rare huge batch must
+// not pin its memory for the life of the Result.
+const bigScratch = 16 << 20
+
+// releaseBatch drops a big unsorted batch's addresses and order once the
+// call is over, and gives the memory dropped during the call back to the
+// system when it is large (see freeOSMemoryFrom).
+func (r *Result) releaseBatch() {
+	if n := 12 * cap(r.order); n >= bigScratch {
+		r.sortedAddrs, r.order, r.batch = nil, nil, batch{}
+		r.released += n
+	}
+	if r.released > 0 {
+		freeIfLarge(r.released)
+		r.released = 0
+	}
 }
 
 // grow returns s resized to n, reusing its storage when it can.
