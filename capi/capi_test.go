@@ -154,6 +154,11 @@ func TestBigBatchMemoryReturned(t *testing.T) {
 	t.Log(strings.TrimSpace(out))
 }
 
+// TestManyLiveHandles: 100,000 handles live at once each answer from
+// their own text, and all close (with a registry that copied its table on
+// every open and close, this did not finish in a minute).
+func TestManyLiveHandles(t *testing.T) { drive(t, checked(t), "manyhandles", "100000") }
+
 func TestForkedChild(t *testing.T) {
 	lib := checked(t)
 	drive(t, lib, "fork")

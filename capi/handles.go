@@ -248,6 +248,9 @@ func pmqGoOpenText(text *C.char, n C.size_t, opts *C.struct_procmapq_open_opts, 
 		if text == nil && n != 0 {
 			return nil, c.errorf(syscall.EINVAL, "text is NULL but len is %d", n)
 		}
+		if n > maxText {
+			return nil, c.errorf(syscall.EINVAL, "len %d is over the %d bytes a maps text may have", n, maxText)
+		}
 		if _, err := c.openOpts(opts, false); err != nil {
 			return nil, err
 		}
@@ -281,6 +284,10 @@ func (c *call) close(p *C.struct_procmapq) (int, error) {
 	handlePool.Put(h)
 	return 0, nil
 }
+
+// maxText is the longest captured text accepted (core's limit; a larger
+// len is refused here before it is turned into a Go slice).
+const maxText = core.MaxTextSize
 
 var handlePool = sync.Pool{New: func() any { return new(handle) }}
 

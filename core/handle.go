@@ -203,6 +203,10 @@ func notMapsFile(fd int, st *unix.Stat_t, sfs *unix.Statfs_t) string {
 	return ""
 }
 
+// MaxTextSize is the largest maps text OpenText accepts, and the most of a
+// live maps file a text read takes (1 GiB).
+const MaxTextSize = maxTextSize
+
 // OpenText opens a handle on a captured maps text (for example one saved
 // at sample time). The text is copied and parsed once; queries are then
 // answered from it by the text backend, whatever backend they ask for. A

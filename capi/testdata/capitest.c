@@ -15,6 +15,7 @@
  *                                                the mode: made while threads
  *                                                query, by fork(3),
  *                                                syscall(SYS_fork) or clone(2))
+ *   capitest manyhandles N                       N live text handles at once
  *   capitest bigbatch N                          RSS falls back after an N-address
  *                                                unsorted batch and close
  *   capitest gone PID ADDR...                    open, print "opened", wait for a
@@ -689,6 +690,46 @@ static int cmd_fork(const char *mode)
 	return failures != 0;
 }
 
+/* n live handles at once (text handles: no fds), each answering from its
+ * own text; then closed in an interleaved order. Opening and closing must
+ * not depend on how many handles are live (the registry is chunked). */
+static int cmd_manyhandles(int n)
+{
+	struct procmapq **hs = calloc((size_t)n, sizeof *hs);
+	CHECK(hs != NULL, "calloc");
+	if (!hs)
+		return 1;
+	char text[128];
+	for (int i = 0; i < n; i++) {
+		uint64_t start = 0x10000000ull + (uint64_t)i * 0x1000;
+		int len = snprintf(text, sizeof text, "%08llx-%08llx r-xp 00000000 00:00 0 \n",
+				   (unsigned long long)start, (unsigned long long)start + 0x1000);
+		int rc = procmapq_open_text(text, (size_t)len, NULL, &hs[i]);
+		if (rc < 0) {
+			CHECK(0, "open_text %d: %d %s", i, rc, procmapq_last_error());
+			return 1;
+		}
+	}
+	struct procmapq_vma v;
+	char names[16];
+	int bad = 0;
+	for (int i = 0; i < n; i += 997) {
+		uint64_t a = 0x10000000ull + (uint64_t)i * 0x1000 + 8;
+		struct procmapq_lookup lk;
+		PROCMAPQ_OPTS(procmapq_vma_buf, out, .vmas = &v, .vmas_cap = 1, .names = names, .names_cap = sizeof names);
+		int rc = procmapq_query(hs[i], &a, 1, NULL, &lk, &out);
+		if (rc != 1 || lk.reason != PROCMAPQ_REASON_FOUND || v.start != a - 8)
+			bad++;
+	}
+	CHECK(bad == 0, "%d of the sampled handles answered wrongly", bad);
+	for (int i = 0; i < n; i += 2)
+		EXPECT_RC(procmapq_close(hs[i]), 0);
+	for (int i = 1; i < n; i += 2)
+		EXPECT_RC(procmapq_close(hs[i]), 0);
+	free(hs);
+	return failures != 0;
+}
+
 static long rss_kib(void)
 {
 	FILE *f = fopen("/proc/self/status", "r");
@@ -848,6 +889,8 @@ int main(int argc, char **argv)
 		return cmd_threads(pid, argc - 3, argv + 3);
 	if (!strcmp(cmd, "fork"))
 		return cmd_fork(argc > 2 ? argv[2] : NULL);
+	if (!strcmp(cmd, "manyhandles") && argc > 2)
+		return cmd_manyhandles(atoi(argv[2]));
 	if (!strcmp(cmd, "bigbatch") && argc > 2)
 		return cmd_bigbatch(atoi(argv[2]));
 	if (!strcmp(cmd, "gone") && argc > 3)

@@ -117,6 +117,13 @@ static void check_open_errors(void)
 	CHECK(rc == 0, "open_text(dangling, 0), an empty map: %d", rc);
 	if (rc == 0)
 		procmapq_close(h);
+	/* A length no text can have (a caller's size_t underflow): refused
+	 * as a bad argument naming len, not an internal error. */
+	rc = procmapq_open_text("x", (size_t)1 << 63, NULL, &h);
+	CHECK(rc == -EINVAL && strstr(procmapq_last_error(), "len") && !strchr(procmapq_last_error(), '\n'),
+	      "open_text(len 2^63): %d \"%s\"", rc, procmapq_last_error());
+	rc = procmapq_open_text("x", SIZE_MAX, NULL, &h);
+	CHECK(rc == -EINVAL, "open_text(len SIZE_MAX): %d \"%s\"", rc, procmapq_last_error());
 	static const char bad[] = "this is not a maps line\n";
 	rc = procmapq_open_text(bad, sizeof bad - 1, NULL, &h);
 	CHECK(rc == -EINVAL && strlen(procmapq_last_error()) > 0, "open_text(garbage): %d \"%s\"", rc,
@@ -164,6 +171,25 @@ static void check_query_arguments(struct procmapq *h)
 	CHECK(procmapq_query(h, NULL, 1, NULL, &lk, &out) == -EINVAL, "query(addrs NULL, n 1)");
 	CHECK(procmapq_query(h, &addr, 1, NULL, NULL, &out) == -EINVAL, "query(lookups NULL, n 1)");
 	CHECK(procmapq_query(h, &addr, 1, NULL, &lk, NULL) == -EINVAL, "query(out NULL)");
+	{
+		/* Answers written over addresses not yet read would be wrong:
+		 * lookups may not overlap addrs, in either direction. */
+		static union {
+			uint64_t addrs[12];
+			struct procmapq_lookup lk[4];
+		} shared;
+		for (int i = 0; i < 12; i++)
+			shared.addrs[i] = addr + (uint64_t)i;
+		CHECK(procmapq_query(h, shared.addrs, 4, NULL, shared.lk, &out) == -EINVAL &&
+			      strstr(procmapq_last_error(), "overlap"),
+		      "query(lookups == addrs): \"%s\"", procmapq_last_error());
+		CHECK(procmapq_query(h, shared.addrs + 2, 4, NULL, shared.lk, &out) == -EINVAL,
+		      "query(lookups overlapping the front of addrs)");
+		CHECK(procmapq_query(h, shared.addrs, 3, NULL, (struct procmapq_lookup *)(void *)(shared.addrs + 2), &out) == -EINVAL,
+		      "query(lookups overlapping the back of addrs)");
+		CHECK(procmapq_query(h, shared.addrs + 9, 3, NULL, shared.lk, &out) >= 0,
+		      "query(lookups just below addrs): \"%s\"", procmapq_last_error());
+	}
 	CHECK(procmapq_query(h, NULL, 0, NULL, NULL, &out) == 0, "query of an empty batch");
 	/* An empty array is never touched, whatever its pointer (Rust passes a
 	 * dangling, aligned one for an empty slice). */
