@@ -1,7 +1,6 @@
 package core
 
 import (
-	"bytes"
 	"cmp"
 	"errors"
 	"slices"
@@ -407,99 +406,4 @@ func (h *Handle) resolveIoctl(pairs []addrIndex, o *Options, res *Result, adapti
 		h.plan.noteIoctls(ioctls, time.Since(start))
 	}
 	return nil
-}
-
-// resolveText answers pairs[from:] from one read of the whole text: lines
-// are parsed in order and only the VMAs hit are entered in the table.
-func (h *Handle) resolveText(pairs []addrIndex, from int, o *Options, res *Result, op string) error {
-	start := time.Now()
-	text, err := h.readText(op)
-	res.Syscalls += h.reads
-	if err != nil {
-		return failLookups(err, pairs, from, res)
-	}
-	if res.Strategy == StrategyNone || res.Strategy == StrategyPointIoctl {
-		res.Strategy = StrategyText
-	}
-	s := textScanner{text: text}
-	i := from
-	lines := 0
-	var v VMA
-	for i < len(pairs) {
-		line, ok := s.next()
-		if !ok {
-			break
-		}
-		lines++
-		raw, msg := parseLine(line, &v)
-		if msg != "" {
-			return failLookups(&Error{Op: op, Pid: h.pid, Err: errors.Join(ErrInvalidArgument, &lineError{s.line, msg})}, pairs, i, res)
-		}
-		// Count what point ioctls would have needed: one per VMA hit, and
-		// one per gap hit unless the VMA after it is hit too (the ioctl on
-		// the gap returns that VMA).
-		gapHit := pairs[i].addr < v.Start
-		if gapHit {
-			res.touched++
-		}
-		for i < len(pairs) && pairs[i].addr < v.Start {
-			res.Lookups[pairs[i].idx] = Lookup{VMA: -1, Reason: ReasonUnmapped}
-			i++
-		}
-		if i == len(pairs) || pairs[i].addr >= v.End {
-			continue
-		}
-		if !gapHit {
-			res.touched++
-		}
-		res.arena = v.setName(raw, res.arena)
-		idx, reason := int32(-1), ReasonFiltered
-		if o.Filter.matches(&v) {
-			res.VMAs = append(res.VMAs, v)
-			idx, reason = int32(len(res.VMAs)-1), ReasonFound
-		}
-		for i < len(pairs) && pairs[i].addr < v.End {
-			res.Lookups[pairs[i].idx] = Lookup{VMA: idx, Reason: reason}
-			i++
-		}
-	}
-	for ; i < len(pairs); i++ {
-		res.Lookups[pairs[i].idx] = Lookup{VMA: -1, Reason: ReasonUnmapped}
-	}
-	// Count the rest of the lines for the planner without parsing them.
-	rest := countLines(text[s.pos:])
-	h.plan.noteText(lines+rest, len(text), time.Since(start))
-	return nil
-}
-
-func countLines(b []byte) int { return bytes.Count(b, []byte{'\n'}) }
-
-// resolveSnapshot answers from a text handle's parsed snapshot.
-func (h *Handle) resolveSnapshot(pairs []addrIndex, o *Options, res *Result) {
-	vmas := h.snapVMAs
-	last, lastIdx := -1, int32(-1)
-	for _, p := range pairs {
-		j, _ := slices.BinarySearchFunc(vmas, p.addr, func(v VMA, a uint64) int {
-			if v.End <= a {
-				return -1
-			}
-			if v.Start > a {
-				return 1
-			}
-			return 0
-		})
-		if j >= len(vmas) || !vmas[j].Contains(p.addr) {
-			res.Lookups[p.idx] = Lookup{VMA: -1, Reason: ReasonUnmapped}
-			continue
-		}
-		if !o.Filter.matches(&vmas[j]) {
-			res.Lookups[p.idx] = Lookup{VMA: -1, Reason: ReasonFiltered}
-			continue
-		}
-		if j != last {
-			res.VMAs = append(res.VMAs, vmas[j])
-			last, lastIdx = j, int32(len(res.VMAs)-1)
-		}
-		res.Lookups[p.idx] = Lookup{VMA: lastIdx}
-	}
 }
