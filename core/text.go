@@ -249,6 +249,36 @@ func (s *textScanner) next() ([]byte, bool) {
 	return rest[:n], true
 }
 
+// appendTextVMAs parses every line of text, appending the VMAs that pass f
+// to vmas (with appendLatest) and their names to arena. It returns the grown
+// slices and the number of lines, or the first malformed line.
+func appendTextVMAs(text []byte, f Filter, vmas []VMA, arena []byte) ([]VMA, []byte, int, *lineError) {
+	s := textScanner{text: text}
+	lines := 0
+	var v VMA
+	for {
+		line, ok := s.next()
+		if !ok {
+			break
+		}
+		lines++
+		raw, msg := parseLine(line, &v)
+		if msg != "" {
+			return vmas, arena, lines, &lineError{s.line, msg}
+		}
+		if f.Perms != 0 && v.Perms&f.Perms != f.Perms {
+			continue // rejected before the name is copied
+		}
+		arena = v.setName(raw, arena)
+		if !f.matches(&v) {
+			arena = arena[:len(arena)-len(v.Name)]
+			continue
+		}
+		vmas = appendLatest(vmas, v)
+	}
+	return vmas, arena, lines, nil
+}
+
 // ParseMaps parses a whole /proc/<pid>/maps text into fresh VMAs. It is the
 // text backend's parser, exposed for callers holding a text of their own;
 // see [OpenText] to query one. A malformed line gives an error wrapping
