@@ -488,3 +488,88 @@ func TestRoundTripEveryProcess(t *testing.T) {
 		t.Fatalf("only %d processes checked", checked)
 	}
 }
+
+// parseHexRef is the plain byte-by-byte hex parser parseHex must agree
+// with: 1 to 16 digits of either case, then the delimiter.
+func parseHexRef(line []byte, i int, delim byte) (uint64, int, bool) {
+	var v uint64
+	start := i
+	for ; i < len(line); i++ {
+		c := line[i]
+		var d byte
+		switch {
+		case c >= '0' && c <= '9':
+			d = c - '0'
+		case c >= 'a' && c <= 'f':
+			d = c - 'a' + 10
+		case c >= 'A' && c <= 'F':
+			d = c - 'A' + 10
+		case c == delim:
+			if i == start {
+				return 0, i, false
+			}
+			return v, i + 1, true
+		default:
+			return 0, i, false
+		}
+		if i-start >= 16 {
+			return 0, i, false
+		}
+		v = v<<4 | uint64(d)
+	}
+	return 0, i, false
+}
+
+func checkParseHex(t *testing.T, line []byte, i int, delim byte) {
+	t.Helper()
+	v, j, ok := parseHex(line, i, delim)
+	rv, rj, rok := parseHexRef(line, i, delim)
+	if ok != rok || (ok && (v != rv || j != rj)) {
+		t.Fatalf("parseHex(%q, %d, %q) = %#x, %d, %v; want %#x, %d, %v", line, i, delim, v, j, ok, rv, rj, rok)
+	}
+}
+
+// TestParseHex compares the 8-bytes-at-a-time hex parser with the plain
+// one on every length from 0 to 20 digits, at every position in a line
+// shorter and longer than a chunk, with every byte value as the byte after
+// the digits and inside them.
+func TestParseHex(t *testing.T) {
+	const digits = "0123456789abcdefABCDEF"
+	for n := 0; n <= 20; n++ {
+		for pad := 0; pad <= 17; pad++ {
+			for c := 0; c < 256; c++ {
+				var b []byte
+				for k := range n {
+					b = append(b, digits[(k*7+n+c)%len(digits)])
+				}
+				b = append(b, byte(c))
+				b = append(b, bytes.Repeat([]byte{'x'}, pad)...)
+				for _, delim := range []byte{'-', ' ', ':'} {
+					checkParseHex(t, b, 0, delim)
+					checkParseHex(t, append([]byte("zz"), b...), 2, delim)
+					if n > 0 {
+						// the odd byte inside the digits
+						m := append([]byte(nil), b...)
+						m[(c+pad)%n] = byte(c)
+						checkParseHex(t, m, 0, delim)
+					}
+				}
+			}
+		}
+	}
+	checkParseHex(t, []byte("12-"), 3, '-')
+	checkParseHex(t, []byte("12-"), 4, '-')
+	checkParseHex(t, nil, 0, '-')
+}
+
+// FuzzParseHex: the chunked hex parser agrees with the plain one.
+func FuzzParseHex(f *testing.F) {
+	for _, s := range []string{"7f1c2a400000-", "ffffffffffffffff ", "10000000000000000 ", "0:", "fF9aA0:", "\xb0\xb1-", "\x10\x19 ", "@G`g/ "} {
+		f.Add([]byte(s), byte(s[len(s)-1]))
+	}
+	f.Fuzz(func(t *testing.T, line []byte, delim byte) {
+		for i := 0; i <= len(line) && i < 20; i++ {
+			checkParseHex(t, line, i, delim)
+		}
+	})
+}

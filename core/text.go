@@ -118,7 +118,9 @@ func parseLine(line []byte, v *VMA) ([]byte, string) {
 		if d > 9 {
 			break
 		}
-		if ino > (^uint64(0)-d)/10 {
+		// ino*10 + d overflows exactly when ino > (2^64-1-d)/10, that is
+		// when ino is above 1844674407370955161, or equal to it with d > 5.
+		if ino >= 1844674407370955161 && (ino > 1844674407370955161 || d > 5) {
 			return nil, "bad inode"
 		}
 		ino = ino*10 + d
@@ -160,7 +162,7 @@ func (v *VMA) setName(raw []byte, arena []byte) []byte {
 		return arena
 	}
 	off := len(arena)
-	if bytes.Contains(raw, []byte(`\012`)) {
+	if bytes.IndexByte(raw, '\\') >= 0 && bytes.Contains(raw, []byte(`\012`)) {
 		v.Flags |= FlagNameAmbiguous
 		for len(raw) > 0 {
 			n := bytes.Index(raw, []byte(`\012`))
@@ -198,19 +200,26 @@ var hexDigit = func() (t [256]uint8) {
 }()
 
 // parseHex parses 1 to 16 lowercase or uppercase hex digits at line[i:] and
-// the delimiter after them, which it consumes.
+// the delimiter after them, which it consumes. Two digits per step: one
+// check for both (an invalid byte's table entry has its high bits set).
 func parseHex(line []byte, i int, delim byte) (uint64, int, bool) {
 	var v uint64
 	start := i
-	for i < len(line) {
-		d := hexDigit[line[i]]
-		if d > 15 {
+	for i >= 0 && i+1 < len(line) {
+		d0, d1 := hexDigit[line[i]], hexDigit[line[i+1]]
+		if d0|d1 > 15 {
 			break
 		}
-		v = v<<4 | uint64(d)
-		i++
+		v = v<<8 | uint64(d0)<<4 | uint64(d1)
+		i += 2
 	}
-	if i == start || i-start > 16 || i >= len(line) || line[i] != delim {
+	if i >= 0 && i < len(line) {
+		if d := hexDigit[line[i]]; d <= 15 {
+			v = v<<4 | uint64(d)
+			i++
+		}
+	}
+	if i == start || i-start > 16 || i < 0 || i >= len(line) || line[i] != delim {
 		return 0, i, false
 	}
 	return v, i + 1, true
@@ -282,14 +291,18 @@ func (s *textScanner) next() ([]byte, bool) {
 func appendTextVMAs(text []byte, f Filter, vmas []VMA, arena []byte) ([]VMA, []byte, int, *lineError) {
 	s := textScanner{text: text}
 	lines := 0
-	var v VMA
 	for {
 		line, ok := s.next()
 		if !ok {
 			break
 		}
 		lines++
-		raw, msg := parseLine(line, &v)
+		// Parse straight into the next slot of vmas (no copy of the VMA).
+		if len(vmas) == cap(vmas) {
+			vmas = append(vmas, VMA{})[:len(vmas)]
+		}
+		v := &vmas[:len(vmas)+1][len(vmas)]
+		raw, msg := parseLine(line, v)
 		if msg != "" {
 			return vmas, arena, lines, &lineError{s.line, msg}
 		}
@@ -297,11 +310,15 @@ func appendTextVMAs(text []byte, f Filter, vmas []VMA, arena []byte) ([]VMA, []b
 			continue // rejected before the name is copied
 		}
 		arena = v.setName(raw, arena)
-		if !f.matches(&v) {
+		if !f.matches(v) {
 			arena = arena[:len(arena)-len(v.Name)]
 			continue
 		}
-		vmas = appendLatest(vmas, v)
+		if n := len(vmas); n > 0 && vmas[n-1].End > v.Start {
+			vmas = appendLatest(vmas, *v) // rare: see appendLatest
+			continue
+		}
+		vmas = vmas[:len(vmas)+1]
 	}
 	return vmas, arena, lines, nil
 }
