@@ -327,9 +327,21 @@ func appendTextVMAs(text []byte, f Filter, vmas []VMA, arena []byte) ([]VMA, []b
 // text backend's parser, exposed for callers holding a text of their own;
 // see [OpenText] to query one. A malformed line gives an error wrapping
 // [ErrInvalidArgument] that names the line.
+//
+// It makes two allocations: the VMAs, sized from the newline count, and
+// one block for all the names, sized exactly.
 func ParseMaps(text []byte) ([]VMA, error) {
-	var out []VMA
-	var arena []byte
+	n := countLines(text)
+	if len(text) > 0 && text[len(text)-1] != '\n' {
+		n++
+	}
+	if n == 0 {
+		return nil, nil
+	}
+	out := make([]VMA, 0, n)
+	// First pass: every field but the name, whose raw text Name holds for
+	// now (aliasing text), and the size of all the names.
+	names := 0
 	s := textScanner{text: text}
 	for {
 		line, ok := s.next()
@@ -339,16 +351,24 @@ func ParseMaps(text []byte) ([]VMA, error) {
 		if len(line) == 0 && s.pos >= len(text) {
 			break
 		}
-		var v VMA
-		raw, msg := parseLine(line, &v)
+		out = out[:len(out)+1]
+		v := &out[len(out)-1]
+		raw, msg := parseLine(line, v)
 		if msg != "" {
 			return nil, &Error{Op: "parse", Pid: -1, Err: fmt.Errorf("%w: %w", ErrInvalidArgument, &lineError{s.line, msg})}
 		}
-		arena = v.setName(raw, arena)
-		out = append(out, v)
+		v.Name = raw
+		names += len(raw)
 	}
-	// Names were appended to a growing arena; earlier slices may point into
-	// older copies, which stay valid and correct.
+	if len(out) == 0 {
+		return nil, nil
+	}
+	// Second pass: copy the names into one block (unescaping only
+	// shrinks them, so it never grows and every Name stays in it).
+	arena := make([]byte, 0, names)
+	for i := range out {
+		arena = out[i].setName(out[i].Name, arena)
+	}
 	return out, nil
 }
 
