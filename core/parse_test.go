@@ -5,8 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
+	"slices"
 	"strings"
+	"syscall"
 	"testing"
+
+	"github.com/libprocmapq/libprocmapq/internal/testtarget"
+	"golang.org/x/sys/unix"
 )
 
 const fixturePath = "testdata/blazesym-proc-maps-large.txt"
@@ -572,4 +578,133 @@ func FuzzParseHex(f *testing.F) {
 			checkParseHex(t, line, i, delim)
 		}
 	})
+}
+
+// TestMapsStreamLines reads texts from regular files, where a read returns
+// all it is asked for and so splits lines anywhere, and checks the stream
+// hands out exactly the lines of the whole text: a last line without a
+// newline, a line longer than the buffer, buffers of every start size.
+func TestMapsStreamLines(t *testing.T) {
+	fixture := readFixture(t)
+	long := kernelLine("1000-2000 r--p 00000000 08:01 1", strings.Repeat("/very-long", 20000)) + "\n"
+	for _, tc := range []struct {
+		name string
+		text []byte
+	}{
+		{"fixture", fixture},
+		{"no final newline", bytes.TrimSuffix(fixture, []byte("\n"))},
+		{"long line", []byte(string(fixture[:5000]) + long + string(fixture[5000:]))},
+		{"one line", []byte("1000-2000 r--p 00000000 08:01 1")},
+		{"empty lines", []byte("\n\n\n")},
+	} {
+		path := filepath.Join(t.TempDir(), "maps")
+		if err := os.WriteFile(path, tc.text, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer unix.Close(fd)
+		for _, start := range []int{0, 1, 100, streamRoom, textBufMin, 1 << 20} {
+			s := mapsStream{fd: fd, buf: make([]byte, 0, start)}
+			ref := textScanner{text: tc.text}
+			for {
+				want, wok := ref.next()
+				got, ok, en := s.next()
+				if en != 0 {
+					t.Fatalf("%s, buffer %d: errno %v", tc.name, start, en)
+				}
+				if ok != wok || !bytes.Equal(got, want) {
+					t.Fatalf("%s, buffer %d, line %d: %q %v, want %q %v", tc.name, start, ref.line, got, ok, want, wok)
+				}
+				if !ok {
+					break
+				}
+			}
+			if !s.eof || s.off != int64(len(tc.text)) || s.line != ref.line {
+				t.Errorf("%s, buffer %d: eof %v, %d bytes, %d lines; want %d bytes, %d lines", tc.name, start, s.eof, s.off, s.line, len(tc.text), ref.line)
+			}
+		}
+	}
+	// An empty file is a gone mm, as for readAll.
+	path := filepath.Join(t.TempDir(), "empty")
+	if err := os.WriteFile(path, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(fd)
+	s := mapsStream{fd: fd}
+	if _, ok, en := s.next(); ok || en != syscall.ESRCH {
+		t.Errorf("empty file: %v %v, want ESRCH", ok, en)
+	}
+}
+
+// TestTextStreamStopsEarly: once a handle knows the VMA count and the gate,
+// a text query reads only up to its last address, answers exactly as a
+// whole read does, and leaves the planner's count as the last full read
+// set it; a batch reaching the end refreshes the count.
+func TestTextStreamStopsEarly(t *testing.T) {
+	tg := testtarget.Start(t, testtarget.Options{VMAs: 3000, Modules: 3})
+	h := mustOpen(t, tg.Pid)
+	whole := readMapsFile(t, tg.Pid)
+	vmas, err := ParseMaps(whole)
+	if err != nil {
+		t.Fatal(err)
+	}
+	snap, err := OpenText(whole)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer snap.Close()
+	o := &Options{Backend: BackendText}
+	var res, want Result
+	first := []uint64{vmas[0].Start, vmas[0].Start - 1, vmas[1].End - 1}
+	if err := h.Query(first, o, &res); err != nil {
+		t.Fatal(err)
+	}
+	fullReads := res.Syscalls
+	if h.plan.vmaCount != len(vmas) || !h.gateKnown {
+		t.Fatalf("after a whole read: count %d (want %d), gate known %v", h.plan.vmaCount, len(vmas), h.gateKnown)
+	}
+	if fullReads < 10 {
+		t.Fatalf("a whole read of %d bytes took %d reads", len(whole), fullReads)
+	}
+	mid := vmas[len(vmas)/2]
+	last := vmas[len(vmas)-1]
+	for _, batch := range [][]uint64{
+		first,
+		{vmas[3].Start + 7, vmas[2].Start, 0, vmas[3].Start},
+		{mid.Start, mid.End, mid.End - 1, 1},
+		{last.Start, last.End - 1, last.End, ^uint64(0)},
+		{gateStart, gateStart + 8, vmas[0].Start},
+	} {
+		h.plan.vmaCount = 12345 // marks what a stopped read must not change
+		if err := h.Query(batch, o, &res); err != nil {
+			t.Fatal(err)
+		}
+		if err := snap.Query(batch, o, &want); err != nil {
+			t.Fatal(err)
+		}
+		for i := range batch {
+			g, gr := res.Found(i)
+			w, wr := want.Found(i)
+			if gr != wr || (g != nil && !equalVMA(g, w)) {
+				t.Errorf("%#x: %v %+v, want %v %+v", batch[i], gr, g, wr, w)
+			}
+		}
+		reachesEnd := slices.Max(batch) >= last.End-1
+		if !reachesEnd && h.plan.vmaCount != 12345 {
+			t.Errorf("batch %#x stopped early but set the count to %d", batch, h.plan.vmaCount)
+		}
+		if reachesEnd && h.plan.vmaCount != len(vmas) && h.plan.vmaCount != 12345 {
+			t.Errorf("batch %#x read to the end: count %d, want %d", batch, h.plan.vmaCount, len(vmas))
+		}
+		if slices.Max(batch) < mid.End && res.Syscalls > fullReads/2+1 {
+			t.Errorf("batch %#x in the first half made %d reads; a whole read makes %d", batch, res.Syscalls, fullReads)
+		}
+	}
 }

@@ -372,9 +372,18 @@ func ParseMaps(text []byte) ([]VMA, error) {
 	return out, nil
 }
 
-// resolveText answers pairs[from:] from one read of the whole text: lines
-// are parsed in order and only the VMAs hit are entered in the table.
+// resolveText answers pairs[from:] from the text: lines are parsed in
+// order and only the VMAs hit are entered in the table.
+//
+// Once the handle knows the VMA count (the planner's) and whether the
+// target has the gate VMA, the text is streamed: read in chunks and parsed
+// as it comes, and reading stops once the last address of the batch is
+// passed, as the C text resolvers do. Until then it is read whole, so that
+// the planner learns the count and the handle the gate.
 func (h *Handle) resolveText(pairs []addrIndex, from int, o *Options, res *Result, op string) error {
+	if h.gateKnown && h.plan.vmaCount > 0 {
+		return h.resolveTextStream(pairs, from, o, res, op)
+	}
 	start := time.Now()
 	text, err := h.readText(op)
 	res.Syscalls += h.reads
@@ -385,10 +394,10 @@ func (h *Handle) resolveText(pairs []addrIndex, from int, o *Options, res *Resul
 		res.Strategy = StrategyText
 	}
 	s := textScanner{text: text}
-	i := from
+	b := textBatch{pairs: pairs, i: from, o: o, res: res}
 	lines := 0
 	var v VMA
-	for i < len(pairs) {
+	for b.i < len(pairs) {
 		line, ok := s.next()
 		if !ok {
 			break
@@ -396,43 +405,217 @@ func (h *Handle) resolveText(pairs []addrIndex, from int, o *Options, res *Resul
 		lines++
 		raw, msg := parseLine(line, &v)
 		if msg != "" {
-			return failLookups(&Error{Op: op, Pid: h.pid, Err: errors.Join(ErrInvalidArgument, &lineError{s.line, msg})}, pairs, i, res)
+			return failLookups(&Error{Op: op, Pid: h.pid, Err: errors.Join(ErrInvalidArgument, &lineError{s.line, msg})}, pairs, b.i, res)
 		}
-		// Count what point ioctls would have needed: one per VMA hit, and
-		// one per gap hit unless the VMA after it is hit too (the ioctl on
-		// the gap returns that VMA).
-		gapHit := pairs[i].addr < v.Start
-		if gapHit {
-			res.touched++
-		}
-		for i < len(pairs) && pairs[i].addr < v.Start {
-			res.Lookups[pairs[i].idx] = Lookup{VMA: -1, Reason: ReasonUnmapped}
-			i++
-		}
-		if i == len(pairs) || pairs[i].addr >= v.End {
-			continue
-		}
-		if !gapHit {
-			res.touched++
-		}
-		res.arena = v.setName(raw, res.arena)
-		idx, reason := int32(-1), ReasonFiltered
-		if o.Filter.matches(&v) {
-			res.VMAs = append(res.VMAs, v)
-			idx, reason = int32(len(res.VMAs)-1), ReasonFound
-		}
-		for i < len(pairs) && pairs[i].addr < v.End {
-			res.Lookups[pairs[i].idx] = Lookup{VMA: idx, Reason: reason}
-			i++
-		}
+		b.add(&v, raw)
 	}
-	for ; i < len(pairs); i++ {
-		res.Lookups[pairs[i].idx] = Lookup{VMA: -1, Reason: ReasonUnmapped}
-	}
+	b.rest()
 	// Count the rest of the lines for the planner without parsing them.
 	rest := countLines(text[s.pos:])
 	h.plan.noteText(lines+rest, len(text), time.Since(start))
 	return nil
+}
+
+// resolveTextStream is resolveText reading the text in chunks and stopping
+// once the batch is answered.
+//
+// The planner's VMA count: a read stopped early has seen only part of the
+// lines, so it does not report them (nor their time, which covers only
+// part of a full read): the planner keeps the count of the last full read,
+// which is right unless the target has since mapped or unmapped much, and
+// is refreshed by every batch that reaches the end of the text and every
+// text enumeration.
+func (h *Handle) resolveTextStream(pairs []addrIndex, from int, o *Options, res *Result, op string) error {
+	if h.gone {
+		return failLookups(h.goneError(op), pairs, from, res)
+	}
+	start := time.Now()
+	if res.Strategy == StrategyNone || res.Strategy == StrategyPointIoctl {
+		res.Strategy = StrategyText
+	}
+	s := mapsStream{fd: h.fd, buf: h.textBuf[:0]}
+	b := textBatch{pairs: pairs, i: from, o: o, res: res}
+	var v VMA
+	var err error
+	for b.i < len(pairs) {
+		line, ok, en := s.next()
+		if en != 0 {
+			err = h.streamError(op, en)
+			break
+		}
+		if !ok {
+			break
+		}
+		raw, msg := parseLine(line, &v)
+		if msg != "" {
+			err = &Error{Op: op, Pid: h.pid, Err: errors.Join(ErrInvalidArgument, &lineError{s.line, msg})}
+			break
+		}
+		b.add(&v, raw)
+	}
+	h.textBuf = s.buf[:0]
+	res.Syscalls += s.reads
+	if err != nil {
+		return failLookups(err, pairs, b.i, res)
+	}
+	b.rest()
+	if s.eof {
+		// The whole text was read: its lines are those handed out and
+		// those left in the buffer.
+		rest := s.buf[s.pos:]
+		lines := s.line + countLines(rest)
+		if len(rest) > 0 && rest[len(rest)-1] != '\n' {
+			lines++
+		}
+		h.plan.noteText(lines, int(s.off), time.Since(start))
+	}
+	return nil
+}
+
+// streamError turns a failed read of the stream into the error readText
+// would give (esrch also stands for a text found empty: the mm is gone).
+func (h *Handle) streamError(op string, en syscall.Errno) error {
+	if en == syscall.ESRCH {
+		h.gone = true
+		return h.goneError(op)
+	}
+	return &Error{Op: op, Pid: h.pid, Err: classifyErrno(en)}
+}
+
+// textBatch enters the VMAs of a sorted batch as the text's lines go by.
+type textBatch struct {
+	pairs []addrIndex
+	i     int // the first address not yet answered
+	o     *Options
+	res   *Result
+}
+
+// add answers the addresses that line v (parsed but for its raw name)
+// settles: those below it are unmapped, those in it hit it.
+func (b *textBatch) add(v *VMA, raw []byte) {
+	pairs, res, i := b.pairs, b.res, b.i
+	// Count what point ioctls would have needed: one per VMA hit, and one
+	// per gap hit unless the VMA after it is hit too (the ioctl on the gap
+	// returns that VMA).
+	gapHit := pairs[i].addr < v.Start
+	if gapHit {
+		res.touched++
+	}
+	for i < len(pairs) && pairs[i].addr < v.Start {
+		res.Lookups[pairs[i].idx] = Lookup{VMA: -1, Reason: ReasonUnmapped}
+		i++
+	}
+	if i == len(pairs) || pairs[i].addr >= v.End {
+		b.i = i
+		return
+	}
+	if !gapHit {
+		res.touched++
+	}
+	res.arena = v.setName(raw, res.arena)
+	idx, reason := int32(-1), ReasonFiltered
+	if b.o.Filter.matches(v) {
+		res.VMAs = append(res.VMAs, *v)
+		idx, reason = int32(len(res.VMAs)-1), ReasonFound
+	}
+	for i < len(pairs) && pairs[i].addr < v.End {
+		res.Lookups[pairs[i].idx] = Lookup{VMA: idx, Reason: reason}
+		i++
+	}
+	b.i = i
+}
+
+// rest answers the addresses above the last line: unmapped.
+func (b *textBatch) rest() {
+	for ; b.i < len(b.pairs); b.i++ {
+		b.res.Lookups[b.pairs[b.i].idx] = Lookup{VMA: -1, Reason: ReasonUnmapped}
+	}
+}
+
+// streamRoom is the free space below which the stream moves the unread
+// rest of its buffer to the front before reading more: a read returns at
+// most about a page, so a smaller room would cost more reads.
+const streamRoom = 16 << 10
+
+// mapsStream reads a maps file with pread in chunks, handing out its lines
+// as they arrive.
+type mapsStream struct {
+	fd    int
+	buf   []byte // buf[pos:] is read but not yet handed out
+	pos   int
+	off   int64 // file offset of the next read: bytes read so far
+	eof   bool  // the end was read (and confirmed)
+	reads int
+	line  int // lines handed out
+}
+
+// next returns the next line without its newline; false at the end. An
+// errno says the read failed; ESRCH also means the mm went away (the text
+// was empty, or ended early: see readAll).
+func (s *mapsStream) next() ([]byte, bool, syscall.Errno) {
+	for {
+		rest := s.buf[s.pos:]
+		if n := bytes.IndexByte(rest, '\n'); n >= 0 {
+			s.pos += n + 1
+			s.line++
+			return rest[:n], true, 0
+		}
+		if s.eof {
+			if len(rest) == 0 {
+				return nil, false, 0
+			}
+			s.pos = len(s.buf) // a last line without a newline
+			s.line++
+			return rest, true, 0
+		}
+		if en := s.fill(); en != 0 {
+			return nil, false, en
+		}
+	}
+}
+
+// fill reads more of the file after the rest of the buffer.
+func (s *mapsStream) fill() syscall.Errno {
+	if cap(s.buf)-len(s.buf) < streamRoom {
+		if s.pos > 0 {
+			n := copy(s.buf, s.buf[s.pos:])
+			s.buf, s.pos = s.buf[:n], 0
+		}
+		if cap(s.buf)-len(s.buf) < streamRoom {
+			if len(s.buf) >= maxTextSize {
+				return syscall.EFBIG
+			}
+			s.buf = slices.Grow(s.buf, max(cap(s.buf), textBufMin))
+		}
+	}
+	for {
+		n, err := unix.Pread(s.fd, s.buf[len(s.buf):cap(s.buf)], s.off)
+		s.reads++
+		if err == syscall.EINTR {
+			continue
+		}
+		if err != nil {
+			return err.(syscall.Errno)
+		}
+		if n > 0 {
+			s.buf = s.buf[:len(s.buf)+n]
+			s.off += int64(n)
+			return 0
+		}
+		break
+	}
+	// The end. Nothing at all, or an end that a fresh read at offset 0
+	// finds empty too, means the mm went away (see readAll).
+	if s.off == 0 {
+		return syscall.ESRCH
+	}
+	m, err := unix.Pread(s.fd, s.buf[len(s.buf):len(s.buf)+1], 0)
+	s.reads++
+	if err == nil && m == 0 {
+		return syscall.ESRCH
+	}
+	s.eof = true
+	return 0
 }
 
 func countLines(b []byte) int { return bytes.Count(b, []byte{'\n'}) }

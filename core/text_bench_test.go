@@ -168,3 +168,49 @@ func BenchmarkTextEnumerate(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkTextQuery: a sorted batch of 100 addresses on a live target of
+// ~20,000 VMAs, text backend, whose last address lies after the first
+// tenth, half or all of the lines: "stream" stops reading there, "whole"
+// reads the whole text first (as a handle does until it knows the VMA
+// count; forced here by forgetting the count before each call).
+func BenchmarkTextQuery(b *testing.B) {
+	tg := testtarget.Start(b, testtarget.Options{VMAs: 19945, Modules: 10})
+	h := mustOpen(b, tg.Pid)
+	vmas, err := ParseMaps(readMapsFile(b, tg.Pid))
+	if err != nil {
+		b.Fatal(err)
+	}
+	o := &Options{Backend: BackendText, Sorted: true}
+	for _, upTo := range []struct {
+		name string
+		frac float64
+	}{{"tenth", 0.1}, {"half", 0.5}, {"all", 1}} {
+		n := int(float64(len(vmas)) * upTo.frac)
+		addrs := make([]uint64, 100)
+		for i := range addrs {
+			v := vmas[(i+1)*n/len(addrs)-1]
+			addrs[i] = v.Start + (v.End-v.Start)/2
+		}
+		for _, mode := range []string{"stream", "whole"} {
+			b.Run(upTo.name+"/"+mode, func(b *testing.B) {
+				var res Result
+				if err := h.Query(addrs, o, &res); err != nil {
+					b.Fatal(err)
+				}
+				b.ReportAllocs()
+				syscalls := 0
+				for b.Loop() {
+					if mode == "whole" {
+						h.plan.vmaCount = 0
+					}
+					if err := h.Query(addrs, o, &res); err != nil {
+						b.Fatal(err)
+					}
+					syscalls += res.Syscalls
+				}
+				b.ReportMetric(float64(syscalls)/float64(b.N), "syscalls/op")
+			})
+		}
+	}
+}
