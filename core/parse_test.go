@@ -424,6 +424,18 @@ func FuzzParseMaps(f *testing.F) {
 			return
 		}
 		defer h.Close()
+		// The handle's enumeration parser gives the same VMAs on a text
+		// the snapshot accepts (sorted, no overlaps).
+		if got, _, _, lerr := appendTextVMAs(text, Filter{}, nil, nil); lerr == nil {
+			if len(got) != len(vmas) {
+				t.Fatalf("appendTextVMAs: %d VMAs, ParseMaps %d", len(got), len(vmas))
+			}
+			for i := range got {
+				if !equalVMA(&got[i], &vmas[i]) {
+					t.Fatalf("appendTextVMAs VMA %d: %+v %q, ParseMaps %+v %q", i, got[i], got[i].Name, vmas[i], vmas[i].Name)
+				}
+			}
+		}
 		addrs := []uint64{0, ^uint64(0), 1 << 47}
 		for _, v := range vmas {
 			addrs = append(addrs, v.Start, v.End-1, v.End, v.Start-1, v.Start+(v.End-v.Start)/2)
@@ -641,6 +653,43 @@ func TestMapsStreamLines(t *testing.T) {
 	if _, ok, en := s.next(); ok || en != syscall.ESRCH {
 		t.Errorf("empty file: %v %v, want ESRCH", ok, en)
 	}
+}
+
+// FuzzMapsStream: the chunked reader hands out exactly the lines of the
+// whole text, whatever the text and the buffer it starts with.
+func FuzzMapsStream(f *testing.F) {
+	fixture := readFixture(f)
+	f.Add(fixture[:20000], uint16(0))
+	f.Add(fixture[:3000], uint16(17))
+	f.Add([]byte("a\n\nb"), uint16(1))
+	f.Add([]byte("\n"), uint16(100))
+	dir := f.TempDir()
+	f.Fuzz(func(t *testing.T, text []byte, start uint16) {
+		if len(text) == 0 {
+			return // an empty file is a gone mm (TestMapsStreamLines)
+		}
+		tmp, err := os.CreateTemp(dir, "maps")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer os.Remove(tmp.Name())
+		defer tmp.Close()
+		if _, err := tmp.Write(text); err != nil {
+			t.Fatal(err)
+		}
+		s := mapsStream{fd: int(tmp.Fd()), buf: make([]byte, 0, int(start))}
+		ref := textScanner{text: text}
+		for {
+			want, wok := ref.next()
+			got, ok, en := s.next()
+			if en != 0 || ok != wok || !bytes.Equal(got, want) {
+				t.Fatalf("line %d: %q %v %v, want %q %v", ref.line, got, ok, en, want, wok)
+			}
+			if !ok {
+				break
+			}
+		}
+	})
 }
 
 // TestTextStreamStopsEarly: once a handle knows the VMA count and the gate,
