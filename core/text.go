@@ -73,68 +73,76 @@ func (e *lineError) Error() string { return fmt.Sprintf("maps line %d: %s", e.li
 // parseLine parses one maps line (without its newline) into v, all but
 // the name, which it returns raw (still escaped) for setName. A non-empty
 // message means the line is malformed.
-//
-// It is the hot loop of the text backend: the fields are scanned in place
-// with a digit table and loops whose index the compiler proves in range,
-// so nothing is bounds-checked per byte and nothing is allocated.
 func parseLine(line []byte, v *VMA) ([]byte, string) {
+	raw, _, msg := parseLineIn(line, v)
+	return raw, msg
+}
+
+// parseLineIn is parseLine on the line at the start of b, which may go on
+// past the line's newline (a whole text): it also returns the length of
+// the line with its newline. Every field stops at a byte that cannot be
+// part of it, a newline included, so the line need not be split off first
+// (the text is scanned once, and a line without a name never has its end
+// searched for). It is the hot loop of the text backend: no allocation,
+// no call but the name's newline search.
+func parseLineIn(b []byte, v *VMA) ([]byte, int, string) {
 	*v = VMA{}
 	i := 0
 	var ok bool
-	if v.Start, i, ok = parseHex(line, i, '-'); !ok {
-		return nil, "bad start address"
+	if v.Start, i, ok = parseHex(b, i, '-'); !ok {
+		return nil, i, "bad start address"
 	}
-	if v.End, i, ok = parseHex(line, i, ' '); !ok {
-		return nil, "bad end address"
+	if v.End, i, ok = parseHex(b, i, ' '); !ok {
+		return nil, i, "bad end address"
 	}
 	if v.End <= v.Start {
-		return nil, "end address not above start"
+		return nil, i, "end address not above start"
 	}
-	if i < 0 || i+5 > len(line) {
-		return nil, "bad permissions"
-	}
-	p, bad := parsePerms(line[i : i+5])
+	p, bad := parsePerms(b, i)
 	if bad {
-		return nil, "bad permissions"
+		return nil, i, "bad permissions"
 	}
 	v.Perms = p
 	i += 5
-	if v.Offset, i, ok = parseHex(line, i, ' '); !ok {
-		return nil, "bad offset"
+	if v.Offset, i, ok = parseHex(b, i, ' '); !ok {
+		return nil, i, "bad offset"
 	}
 	var maj, min uint64
-	if maj, i, ok = parseHex(line, i, ':'); !ok || maj > 0xffffffff {
-		return nil, "bad device"
+	if maj, i, ok = parseHex(b, i, ':'); !ok || maj > 0xffffffff {
+		return nil, i, "bad device"
 	}
-	if min, i, ok = parseHex(line, i, ' '); !ok || min > 0xffffffff {
-		return nil, "bad device"
+	if min, i, ok = parseHex(b, i, ' '); !ok || min > 0xffffffff {
+		return nil, i, "bad device"
 	}
 	v.DevMajor, v.DevMinor = uint32(maj), uint32(min)
 	// Inode: decimal, ended by a space or the end of the line.
 	j := i
 	var ino uint64
-	for j < len(line) {
-		d := uint64(line[j] - '0')
+	for j < len(b) {
+		d := uint64(b[j] - '0')
 		if d > 9 {
 			break
 		}
 		// ino*10 + d overflows exactly when ino > (2^64-1-d)/10, that is
 		// when ino is above 1844674407370955161, or equal to it with d > 5.
 		if ino >= 1844674407370955161 && (ino > 1844674407370955161 || d > 5) {
-			return nil, "bad inode"
+			return nil, j, "bad inode"
 		}
 		ino = ino*10 + d
 		j++
 	}
 	if j == i {
-		return nil, "bad inode"
+		return nil, j, "bad inode"
 	}
 	v.Inode = ino
-	if j >= len(line) {
-		return nil, "" // no name, no trailing space
+	if j >= len(b) {
+		return nil, j, "" // no name, no trailing space
 	}
-	if line[j] != ' ' {
-		return nil, "bad inode"
+	if b[j] == '\n' {
+		return nil, j + 1, ""
+	}
+	if b[j] != ' ' {
+		return nil, j, "bad inode"
 	}
 	j++ // the header's trailing space
 	// The name starts after padding to column 72 plus one space, or after
@@ -143,13 +151,20 @@ func parseLine(line []byte, v *VMA) ([]byte, string) {
 	// non-space byte before that column.
 	nameStart := max(j, nameColumn-1) + 1
 	k := j
-	for k < len(line) && k < nameStart && line[k] == ' ' {
+	for k < len(b) && k < nameStart && b[k] == ' ' {
 		k++
 	}
-	if k >= len(line) {
-		return nil, "" // only padding: no name
+	if k >= len(b) {
+		return nil, k, "" // only padding: no name
 	}
-	return line[k:], ""
+	if b[k] == '\n' {
+		return nil, k + 1, ""
+	}
+	name := b[k:]
+	if e := bytes.IndexByte(name, '\n'); e >= 0 {
+		return name[:e], k + e + 1, ""
+	}
+	return name, len(b), ""
 }
 
 // setName appends the raw text name to arena, turning "\012" back into a
@@ -199,68 +214,50 @@ var hexDigit = func() (t [256]uint8) {
 	return t
 }()
 
-// parseHex parses 1 to 16 lowercase or uppercase hex digits at line[i:] and
-// the delimiter after them, which it consumes. Two digits per step: one
-// check for both (an invalid byte's table entry has its high bits set).
-func parseHex(line []byte, i int, delim byte) (uint64, int, bool) {
+// parseHex parses 1 to 16 lowercase or uppercase hex digits at b[i:] and
+// the delimiter after them, which it consumes. Small enough to be inlined.
+func parseHex(b []byte, i int, delim byte) (uint64, int, bool) {
 	var v uint64
 	start := i
-	for i >= 0 && i+1 < len(line) {
-		d0, d1 := hexDigit[line[i]], hexDigit[line[i+1]]
-		if d0|d1 > 15 {
+	for i < len(b) {
+		d := hexDigit[b[i]]
+		if d > 15 {
 			break
 		}
-		v = v<<8 | uint64(d0)<<4 | uint64(d1)
-		i += 2
+		v = v<<4 | uint64(d)
+		i++
 	}
-	if i >= 0 && i < len(line) {
-		if d := hexDigit[line[i]]; d <= 15 {
-			v = v<<4 | uint64(d)
-			i++
-		}
-	}
-	if i == start || i-start > 16 || i < 0 || i >= len(line) || line[i] != delim {
+	if i == start || i-start > 16 || i >= len(b) || b[i] != delim {
 		return 0, i, false
 	}
 	return v, i + 1, true
 }
 
-// parsePerms parses "rwxp " (four letters and the space after them).
-func parsePerms(b []byte) (Perm, bool) {
-	if len(b) < 5 || b[4] != ' ' {
+// parsePerms parses the permissions at b[i:]: "rwxp" and the space after.
+func parsePerms(b []byte, i int) (Perm, bool) {
+	if i < 0 || i+5 > len(b) || b[i+4] != ' ' {
 		return 0, true
 	}
-	var p Perm
-	switch b[0] {
-	case 'r':
-		p = PermRead
-	case '-':
-	default:
-		return 0, true
-	}
-	switch b[1] {
-	case 'w':
-		p |= PermWrite
-	case '-':
-	default:
-		return 0, true
-	}
-	switch b[2] {
-	case 'x':
-		p |= PermExec
-	case '-':
-	default:
-		return 0, true
-	}
-	switch b[3] {
-	case 's':
-		p |= PermShared
-	case 'p':
-	default:
-		return 0, true
-	}
-	return p, false
+	p := permLetter[b[i]] & PermRead
+	p |= permLetter[b[i+1]] & PermWrite
+	p |= permLetter[b[i+2]] & PermExec
+	p |= permLetter[b[i+3]] & PermShared
+	bad := permLetter[b[i]]&(PermRead|permDash) == 0 ||
+		permLetter[b[i+1]]&(PermWrite|permDash) == 0 ||
+		permLetter[b[i+2]]&(PermExec|permDash) == 0 ||
+		permLetter[b[i+3]]&(PermShared|permPrivate) == 0
+	return p, bad
 }
+
+// permLetter maps the letters of a permission field to their bits: 'r',
+// 'w', 'x' and 's' to their Perm; '-' and 'p', which mean a bit is clear,
+// to bits of their own so that a wrong letter in a place is told apart.
+const (
+	permDash    Perm = 0x10
+	permPrivate Perm = 0x20
+)
+
+var permLetter = [256]Perm{'r': PermRead, 'w': PermWrite, 'x': PermExec, 's': PermShared, '-': permDash, 'p': permPrivate}
 
 // textScanner walks the lines of a maps text.
 type textScanner struct {
@@ -289,23 +286,19 @@ func (s *textScanner) next() ([]byte, bool) {
 // to vmas (with appendLatest) and their names to arena. It returns the grown
 // slices and the number of lines, or the first malformed line.
 func appendTextVMAs(text []byte, f Filter, vmas []VMA, arena []byte) ([]VMA, []byte, int, *lineError) {
-	s := textScanner{text: text}
 	lines := 0
-	for {
-		line, ok := s.next()
-		if !ok {
-			break
-		}
+	for pos := 0; pos < len(text); {
 		lines++
 		// Parse straight into the next slot of vmas (no copy of the VMA).
 		if len(vmas) == cap(vmas) {
 			vmas = append(vmas, VMA{})[:len(vmas)]
 		}
 		v := &vmas[:len(vmas)+1][len(vmas)]
-		raw, msg := parseLine(line, v)
+		raw, n, msg := parseLineIn(text[pos:], v)
 		if msg != "" {
-			return vmas, arena, lines, &lineError{s.line, msg}
+			return vmas, arena, lines, &lineError{lines, msg}
 		}
+		pos += n
 		if f.Perms != 0 && v.Perms&f.Perms != f.Perms {
 			continue // rejected before the name is copied
 		}
@@ -342,21 +335,17 @@ func ParseMaps(text []byte) ([]VMA, error) {
 	// First pass: every field but the name, whose raw text Name holds for
 	// now (aliasing text), and the size of all the names.
 	names := 0
-	s := textScanner{text: text}
-	for {
-		line, ok := s.next()
-		if !ok {
-			break
-		}
-		if len(line) == 0 && s.pos >= len(text) {
-			break
+	for pos := 0; pos < len(text); {
+		if text[pos] == '\n' && pos+1 == len(text) {
+			break // an empty last line
 		}
 		out = out[:len(out)+1]
 		v := &out[len(out)-1]
-		raw, msg := parseLine(line, v)
+		raw, n, msg := parseLineIn(text[pos:], v)
 		if msg != "" {
-			return nil, &Error{Op: "parse", Pid: -1, Err: fmt.Errorf("%w: %w", ErrInvalidArgument, &lineError{s.line, msg})}
+			return nil, &Error{Op: "parse", Pid: -1, Err: fmt.Errorf("%w: %w", ErrInvalidArgument, &lineError{len(out), msg})}
 		}
+		pos += n
 		v.Name = raw
 		names += len(raw)
 	}
@@ -393,25 +382,21 @@ func (h *Handle) resolveText(pairs []addrIndex, from int, o *Options, res *Resul
 	if res.Strategy == StrategyNone || res.Strategy == StrategyPointIoctl {
 		res.Strategy = StrategyText
 	}
-	s := textScanner{text: text}
 	b := textBatch{pairs: pairs, i: from, o: o, res: res}
-	lines := 0
+	lines, pos := 0, 0
 	var v VMA
-	for b.i < len(pairs) {
-		line, ok := s.next()
-		if !ok {
-			break
-		}
+	for b.i < len(pairs) && pos < len(text) {
 		lines++
-		raw, msg := parseLine(line, &v)
+		raw, n, msg := parseLineIn(text[pos:], &v)
 		if msg != "" {
-			return failLookups(&Error{Op: op, Pid: h.pid, Err: errors.Join(ErrInvalidArgument, &lineError{s.line, msg})}, pairs, b.i, res)
+			return failLookups(&Error{Op: op, Pid: h.pid, Err: errors.Join(ErrInvalidArgument, &lineError{lines, msg})}, pairs, b.i, res)
 		}
+		pos += n
 		b.add(&v, raw)
 	}
 	b.rest()
 	// Count the rest of the lines for the planner without parsing them.
-	rest := countLines(text[s.pos:])
+	rest := countLines(text[pos:])
 	h.plan.noteText(lines+rest, len(text), time.Since(start))
 	return nil
 }
