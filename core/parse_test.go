@@ -380,6 +380,7 @@ func FuzzParseMaps(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, text []byte) {
 		vmas, err := ParseMaps(text)
+		checkSplitParse(t, text, vmas, err)
 		h, herr := OpenText(text)
 		if err != nil {
 			if !errors.Is(err, ErrInvalidArgument) {
@@ -652,6 +653,39 @@ func TestMapsStreamLines(t *testing.T) {
 	s := mapsStream{fd: fd}
 	if _, ok, en := s.next(); ok || en != syscall.ESRCH {
 		t.Errorf("empty file: %v %v, want ESRCH", ok, en)
+	}
+}
+
+// checkSplitParse parses text line by line, each split off at its newline
+// first (textScanner, parseLine), and checks that ParseMaps, which parses
+// each line where it starts in the whole text, gave the same VMAs or failed
+// on the same line with the same message.
+func checkSplitParse(t *testing.T, text []byte, vmas []VMA, err error) {
+	t.Helper()
+	s := textScanner{text: text}
+	n := 0
+	for {
+		line, ok := s.next()
+		if !ok || (len(line) == 0 && s.pos >= len(text)) {
+			break
+		}
+		var v VMA
+		raw, msg := parseLine(line, &v)
+		if msg != "" {
+			var le *lineError
+			if !errors.As(err, &le) || le.line != s.line || le.msg != msg {
+				t.Fatalf("line %d: %s split off, but ParseMaps says %v", s.line, msg, err)
+			}
+			return
+		}
+		v.setName(raw, nil)
+		if err == nil && (n >= len(vmas) || !equalVMA(&v, &vmas[n])) {
+			t.Fatalf("line %d: %+v %q split off; ParseMaps gave %d VMAs, not the same", s.line, v, v.Name, len(vmas))
+		}
+		n++
+	}
+	if err != nil || n != len(vmas) {
+		t.Fatalf("%d lines split off, ParseMaps: %d VMAs, %v", n, len(vmas), err)
 	}
 }
 
