@@ -72,7 +72,7 @@ func (e *lineError) Error() string { return fmt.Sprintf("maps line %d: %s", e.li
 
 // parseLine parses one maps line (without its newline) into v, all but
 // the name, which it returns raw (still escaped) for setName. A non-empty
-// message means the line is malformed.
+// message means the line is malformed (v is then left partly set).
 func parseLine(line []byte, v *VMA) ([]byte, string) {
 	raw, _, msg := parseLineIn(line, v)
 	return raw, msg
@@ -83,10 +83,19 @@ func parseLine(line []byte, v *VMA) ([]byte, string) {
 // the line with its newline. Every field stops at a byte that cannot be
 // part of it, a newline included, so the line need not be split off first
 // (the text is scanned once, and a line without a name never has its end
-// searched for). It is the hot loop of the text backend: no allocation,
-// no call but the name's newline search.
+// searched for). It is the hot loop of the text backend and allocates
+// nothing.
 func parseLineIn(b []byte, v *VMA) ([]byte, int, string) {
-	*v = VMA{}
+	// Every field is set here, the name by setName: clearing the pointers
+	// only when set means fresh (zeroed) memory is written once and no
+	// write barrier runs for it while the GC is marking.
+	v.PageSize, v.Kind, v.Flags = 0, 0, 0
+	if v.Name != nil {
+		v.Name = nil
+	}
+	if v.BuildID != nil {
+		v.BuildID = nil
+	}
 	i := 0
 	var ok bool
 	if v.Start, i, ok = parseHex(b, i, '-'); !ok {
@@ -173,7 +182,9 @@ func parseLineIn(b []byte, v *VMA) ([]byte, int, string) {
 func (v *VMA) setName(raw []byte, arena []byte) []byte {
 	v.Kind, v.Flags = KindAnonymous, 0
 	if len(raw) == 0 {
-		v.Name = nil
+		if v.Name != nil {
+			v.Name = nil
+		}
 		return arena
 	}
 	off := len(arena)
@@ -346,8 +357,10 @@ func ParseMaps(text []byte) ([]VMA, error) {
 			return nil, &Error{Op: "parse", Pid: -1, Err: fmt.Errorf("%w: %w", ErrInvalidArgument, &lineError{len(out), msg})}
 		}
 		pos += n
-		v.Name = raw
-		names += len(raw)
+		if raw != nil {
+			v.Name = raw // for the second pass
+			names += len(raw)
+		}
 	}
 	if len(out) == 0 {
 		return nil, nil
