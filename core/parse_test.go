@@ -791,3 +791,56 @@ func TestTextStreamStopsEarly(t *testing.T) {
 		}
 	}
 }
+
+// TestEndsWithGate: a text whose last line is the gate VMA is known whole
+// without the probe read that otherwise confirms the end (readAll and the
+// stream make one read fewer).
+func TestEndsWithGate(t *testing.T) {
+	gate := "ffffffffff600000-ffffffffff601000 --xp 00000000 00:00 0                  [vsyscall]\n"
+	other := kernelLine("7ffcfaa1e000-7ffcfaa3f000 rw-p 00000000 00:00 0", "[stack]") + "\n"
+	for _, tc := range []struct {
+		text string
+		want bool
+	}{
+		{other + gate, true},
+		{gate, true},
+		{other, false},
+		{other + strings.TrimSuffix(gate, "\n"), false},
+		{other + kernelLine("7ffcfaa3f000-7ffcfaa40000 r--p 00000000 08:01 5", "/tmp/a [vsyscall]") + "\n", false},
+		{"", false},
+		{"\n", false},
+	} {
+		if got := endsWithGate([]byte(tc.text)); got != tc.want {
+			t.Errorf("endsWithGate(%q) = %v", tc.text, got)
+		}
+		if tc.text == "" {
+			continue
+		}
+		path := filepath.Join(t.TempDir(), "maps")
+		if err := os.WriteFile(path, []byte(tc.text), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer unix.Close(fd)
+		want := 3 // the text, the end, the probe
+		if tc.want {
+			want = 2
+		}
+		buf, reads, en := readAll(fd, nil)
+		if en != 0 || string(buf) != tc.text || reads != want {
+			t.Errorf("readAll of %q: %d reads, %v; want %d", tc.text, reads, en, want)
+		}
+		s := mapsStream{fd: fd}
+		for {
+			if _, ok, en := s.next(); !ok || en != 0 {
+				break
+			}
+		}
+		if !s.eof || s.reads != want {
+			t.Errorf("stream of %q: %d reads, eof %v; want %d", tc.text, s.reads, s.eof, want)
+		}
+	}
+}

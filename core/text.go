@@ -48,8 +48,9 @@ func readAll(fd int, buf []byte) ([]byte, int, syscall.Errno) {
 			// away between two reads (the target exits): confirm with a
 			// fresh read at offset 0, which then returns nothing, so a
 			// truncated text is never taken for the whole. (The probe
-			// reuses buf's spare capacity: a local array would escape.)
-			if len(buf) > 0 && len(buf) < cap(buf) {
+			// reuses buf's spare capacity: a local array would escape.) A
+			// text ending with the gate VMA, always the last, is whole.
+			if len(buf) > 0 && len(buf) < cap(buf) && !endsWithGate(buf) {
 				m, err := unix.Pread(fd, buf[len(buf):len(buf)+1], 0)
 				reads++
 				if err == nil && m == 0 {
@@ -60,6 +61,18 @@ func readAll(fd int, buf []byte) ([]byte, int, syscall.Errno) {
 		}
 		buf = buf[:len(buf)+n]
 	}
+}
+
+// endsWithGate reports whether text ends with the line of the x86-64
+// vsyscall gate VMA, which the kernel always lists last (above every user
+// address): such a text was read whole, whatever became of the mm after.
+func endsWithGate(text []byte) bool {
+	if !bytes.HasSuffix(text, []byte(" [vsyscall]\n")) {
+		return false
+	}
+	line := text[:len(text)-1]
+	line = line[bytes.LastIndexByte(line, '\n')+1:]
+	return bytes.HasPrefix(line, []byte("ffffffffff600000-ffffffffff601000 "))
 }
 
 // lineError describes a malformed maps line.
@@ -543,6 +556,7 @@ type mapsStream struct {
 	pos   int
 	off   int64 // file offset of the next read: bytes read so far
 	eof   bool  // the end was read (and confirmed)
+	gate  bool  // the text read so far ends with the gate VMA's line
 	reads int
 	line  int // lines handed out
 }
@@ -598,14 +612,21 @@ func (s *mapsStream) fill() syscall.Errno {
 		if n > 0 {
 			s.buf = s.buf[:len(s.buf)+n]
 			s.off += int64(n)
+			// Checked now, while the last line is whole in the buffer.
+			s.gate = endsWithGate(s.buf)
 			return 0
 		}
 		break
 	}
 	// The end. Nothing at all, or an end that a fresh read at offset 0
-	// finds empty too, means the mm went away (see readAll).
+	// finds empty too, means the mm went away (see readAll); a text ending
+	// with the gate VMA is whole.
 	if s.off == 0 {
 		return syscall.ESRCH
+	}
+	if s.gate {
+		s.eof = true
+		return 0
 	}
 	m, err := unix.Pread(s.fd, s.buf[len(s.buf):len(s.buf)+1], 0)
 	s.reads++
