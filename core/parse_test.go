@@ -593,10 +593,48 @@ func FuzzParseHex(f *testing.F) {
 	})
 }
 
+// checkStream parses the text in fd with the stream, which starts with a
+// buffer of capacity start, and checks it against the text's lines split
+// off first and parsed alone: the same VMAs and raw names, or the same
+// malformed line and message, then the end.
+func checkStream(t *testing.T, fd int, text []byte, start int) {
+	t.Helper()
+	s := mapsStream{fd: fd, buf: make([]byte, 0, start)}
+	ref := textScanner{text: text}
+	for {
+		line, wok := ref.next()
+		var want, got VMA
+		wraw, wmsg := []byte(nil), ""
+		if wok {
+			wraw, wmsg = parseLine(line, &want)
+		}
+		raw, ok, en, msg := s.parseNext(&got)
+		if en != 0 {
+			t.Fatalf("buffer %d, line %d: errno %v", start, ref.line, en)
+		}
+		if wmsg != "" || msg != "" {
+			if msg != wmsg || s.line != ref.line {
+				t.Fatalf("buffer %d: line %d %q, line %d %q split off", start, s.line, msg, ref.line, wmsg)
+			}
+			return
+		}
+		if ok != wok || !bytes.Equal(raw, wraw) || (ok && !equalVMA(&got, &want)) {
+			t.Fatalf("buffer %d, line %d: %v %+v %q, want %v %+v %q", start, ref.line, ok, got, raw, wok, want, wraw)
+		}
+		if !ok {
+			break
+		}
+	}
+	if !s.eof || s.off != int64(len(text)) || s.line != ref.line {
+		t.Errorf("buffer %d: eof %v, %d bytes, %d lines; want %d bytes, %d lines", start, s.eof, s.off, s.line, len(text), ref.line)
+	}
+}
+
 // TestMapsStreamLines reads texts from regular files, where a read returns
 // all it is asked for and so splits lines anywhere, and checks the stream
-// hands out exactly the lines of the whole text: a last line without a
-// newline, a line longer than the buffer, buffers of every start size.
+// parses exactly the lines of the whole text: a last line without a
+// newline, a line longer than the buffer, malformed lines, buffers of every
+// start size.
 func TestMapsStreamLines(t *testing.T) {
 	fixture := readFixture(t)
 	long := kernelLine("1000-2000 r--p 00000000 08:01 1", strings.Repeat("/very-long", 20000)) + "\n"
@@ -609,6 +647,8 @@ func TestMapsStreamLines(t *testing.T) {
 		{"long line", []byte(string(fixture[:5000]) + long + string(fixture[5000:]))},
 		{"one line", []byte("1000-2000 r--p 00000000 08:01 1")},
 		{"empty lines", []byte("\n\n\n")},
+		{"malformed", []byte(string(fixture[:30000]) + "1000-2000 r--p 0000z000 08:01 1\n" + string(fixture[30000:]))},
+		{"malformed last", []byte("1000-2000 r--p 00000000 08:01 1\n2000-1000 r--p 0 0:0 0")},
 	} {
 		path := filepath.Join(t.TempDir(), "maps")
 		if err := os.WriteFile(path, tc.text, 0o600); err != nil {
@@ -620,24 +660,7 @@ func TestMapsStreamLines(t *testing.T) {
 		}
 		defer unix.Close(fd)
 		for _, start := range []int{0, 1, 100, streamRoom, textBufMin, 1 << 20} {
-			s := mapsStream{fd: fd, buf: make([]byte, 0, start)}
-			ref := textScanner{text: tc.text}
-			for {
-				want, wok := ref.next()
-				got, ok, en := s.next()
-				if en != 0 {
-					t.Fatalf("%s, buffer %d: errno %v", tc.name, start, en)
-				}
-				if ok != wok || !bytes.Equal(got, want) {
-					t.Fatalf("%s, buffer %d, line %d: %q %v, want %q %v", tc.name, start, ref.line, got, ok, want, wok)
-				}
-				if !ok {
-					break
-				}
-			}
-			if !s.eof || s.off != int64(len(tc.text)) || s.line != ref.line {
-				t.Errorf("%s, buffer %d: eof %v, %d bytes, %d lines; want %d bytes, %d lines", tc.name, start, s.eof, s.off, s.line, len(tc.text), ref.line)
-			}
+			checkStream(t, fd, tc.text, start)
 		}
 	}
 	// An empty file is a gone mm, as for readAll.
@@ -651,7 +674,8 @@ func TestMapsStreamLines(t *testing.T) {
 	}
 	defer unix.Close(fd)
 	s := mapsStream{fd: fd}
-	if _, ok, en := s.next(); ok || en != syscall.ESRCH {
+	var v VMA
+	if _, ok, en, _ := s.parseNext(&v); ok || en != syscall.ESRCH {
 		t.Errorf("empty file: %v %v, want ESRCH", ok, en)
 	}
 }
@@ -689,8 +713,9 @@ func checkSplitParse(t *testing.T, text []byte, vmas []VMA, err error) {
 	}
 }
 
-// FuzzMapsStream: the chunked reader hands out exactly the lines of the
-// whole text, whatever the text and the buffer it starts with.
+// FuzzMapsStream: the chunked reader parses exactly as the lines of the
+// whole text split off and parsed alone, whatever the text and the buffer
+// it starts with.
 func FuzzMapsStream(f *testing.F) {
 	fixture := readFixture(f)
 	f.Add(fixture[:20000], uint16(0))
@@ -711,18 +736,7 @@ func FuzzMapsStream(f *testing.F) {
 		if _, err := tmp.Write(text); err != nil {
 			t.Fatal(err)
 		}
-		s := mapsStream{fd: int(tmp.Fd()), buf: make([]byte, 0, int(start))}
-		ref := textScanner{text: text}
-		for {
-			want, wok := ref.next()
-			got, ok, en := s.next()
-			if en != 0 || ok != wok || !bytes.Equal(got, want) {
-				t.Fatalf("line %d: %q %v %v, want %q %v", ref.line, got, ok, en, want, wok)
-			}
-			if !ok {
-				break
-			}
-		}
+		checkStream(t, int(tmp.Fd()), text, int(start))
 	})
 }
 
@@ -833,9 +847,13 @@ func TestEndsWithGate(t *testing.T) {
 		if en != 0 || string(buf) != tc.text || reads != want {
 			t.Errorf("readAll of %q: %d reads, %v; want %d", tc.text, reads, en, want)
 		}
+		if tc.text == "\n" {
+			continue // malformed: the stream stops at it
+		}
 		s := mapsStream{fd: fd}
+		var v VMA
 		for {
-			if _, ok, en := s.next(); !ok || en != 0 {
+			if _, ok, en, msg := s.parseNext(&v); !ok || en != 0 || msg != "" {
 				break
 			}
 		}

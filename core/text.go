@@ -449,17 +449,16 @@ func (h *Handle) resolveTextStream(pairs []addrIndex, from int, o *Options, res 
 	var v VMA
 	var err error
 	for b.i < len(pairs) {
-		line, ok, en := s.next()
+		raw, ok, en, msg := s.parseNext(&v)
 		if en != 0 {
 			err = h.streamError(op, en)
 			break
 		}
-		if !ok {
-			break
-		}
-		raw, msg := parseLine(line, &v)
 		if msg != "" {
 			err = &Error{Op: op, Pid: h.pid, Err: errors.Join(ErrInvalidArgument, &lineError{s.line, msg})}
+			break
+		}
+		if !ok {
 			break
 		}
 		b.add(&v, raw)
@@ -548,8 +547,8 @@ func (b *textBatch) rest() {
 // most about a page, so a smaller room would cost more reads.
 const streamRoom = 16 << 10
 
-// mapsStream reads a maps file with pread in chunks, handing out its lines
-// as they arrive.
+// mapsStream reads a maps file with pread in chunks, parsing its lines as
+// they arrive.
 type mapsStream struct {
 	fd    int
 	buf   []byte // buf[pos:] is read but not yet handed out
@@ -561,27 +560,34 @@ type mapsStream struct {
 	line  int // lines handed out
 }
 
-// next returns the next line without its newline; false at the end. An
-// errno says the read failed; ESRCH also means the mm went away (the text
-// was empty, or ended early: see readAll).
-func (s *mapsStream) next() ([]byte, bool, syscall.Errno) {
+// parseNext parses the next line into v (parseLineIn) and returns its raw
+// name; false at the end. The line is parsed where it lies in the buffer,
+// without splitting it off first: a parse that reaches the end of the
+// buffer without a newline, or fails before it, may have seen only part of
+// the line, so more is read and the line parsed again (once per read, at
+// most). msg says the line (s.line) is malformed. An errno says a read
+// failed; ESRCH also means the mm went away (the text was empty, or ended
+// early: see readAll).
+func (s *mapsStream) parseNext(v *VMA) ([]byte, bool, syscall.Errno, string) {
 	for {
 		rest := s.buf[s.pos:]
-		if n := bytes.IndexByte(rest, '\n'); n >= 0 {
-			s.pos += n + 1
-			s.line++
-			return rest[:n], true, 0
-		}
-		if s.eof {
-			if len(rest) == 0 {
-				return nil, false, 0
+		if len(rest) > 0 {
+			raw, n, msg := parseLineIn(rest, v)
+			complete := n > 0 && n <= len(rest) && rest[n-1] == '\n'
+			if msg == "" && (complete || s.eof) {
+				s.pos += n
+				s.line++
+				return raw, true, 0, ""
 			}
-			s.pos = len(s.buf) // a last line without a newline
-			s.line++
-			return rest, true, 0
+			if msg != "" && (s.eof || bytes.IndexByte(rest, '\n') >= 0) {
+				s.line++
+				return nil, false, 0, msg
+			}
+		} else if s.eof {
+			return nil, false, 0, ""
 		}
 		if en := s.fill(); en != 0 {
-			return nil, false, en
+			return nil, false, en, ""
 		}
 	}
 }
