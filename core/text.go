@@ -382,7 +382,9 @@ func ParseMaps(text []byte) ([]VMA, error) {
 	// shrinks them, so it never grows and every Name stays in it).
 	arena := make([]byte, 0, names)
 	for i := range out {
-		arena = out[i].setName(out[i].Name, arena)
+		if out[i].Name != nil { // the others are anonymous already
+			arena = out[i].setName(out[i].Name, arena)
+		}
 	}
 	return out, nil
 }
