@@ -283,7 +283,9 @@ const (
 
 var permLetter = [256]Perm{'r': PermRead, 'w': PermWrite, 'x': PermExec, 's': PermShared, '-': permDash, 'p': permPrivate}
 
-// textScanner walks the lines of a maps text.
+// textScanner walks the lines of a maps text, each split off at its
+// newline (the backend parses lines where they lie, parseLineIn; the tests
+// check it against lines split off first).
 type textScanner struct {
 	text []byte
 	pos  int
@@ -472,8 +474,8 @@ func (h *Handle) resolveTextStream(pairs []addrIndex, from int, o *Options, res 
 	}
 	b.rest()
 	if s.eof {
-		// The whole text was read: its lines are those handed out and
-		// those left in the buffer.
+		// The whole text was read: its lines are those parsed and those
+		// left in the buffer.
 		rest := s.buf[s.pos:]
 		lines := s.line + countLines(rest)
 		if len(rest) > 0 && rest[len(rest)-1] != '\n' {
@@ -553,13 +555,13 @@ const streamRoom = 16 << 10
 // they arrive.
 type mapsStream struct {
 	fd    int
-	buf   []byte // buf[pos:] is read but not yet handed out
+	buf   []byte // buf[pos:] is read but not yet parsed
 	pos   int
 	off   int64 // file offset of the next read: bytes read so far
 	eof   bool  // the end was read (and confirmed)
 	gate  bool  // the text read so far ends with the gate VMA's line
 	reads int
-	line  int // lines handed out
+	line  int // lines parsed
 }
 
 // parseNext parses the next line into v (parseLineIn) and returns its raw
