@@ -61,28 +61,11 @@ func (h *Handle) enumText(o *Options, res *Result) error {
 		return err
 	}
 	res.Strategy = StrategyText
-	s := textScanner{text: text}
-	lines := 0
-	var v VMA
-	for {
-		line, ok := s.next()
-		if !ok {
-			break
-		}
-		lines++
-		raw, msg := parseLine(line, &v)
-		if msg != "" {
-			return &Error{Op: "enumerate", Pid: h.pid, Err: errors.Join(ErrInvalidArgument, &lineError{s.line, msg})}
-		}
-		if o.Filter.Perms != 0 && v.Perms&o.Filter.Perms != o.Filter.Perms {
-			continue // rejected before the name is copied
-		}
-		res.arena = v.setName(raw, res.arena)
-		if !o.Filter.matches(&v) {
-			res.arena = res.arena[:len(res.arena)-len(v.Name)]
-			continue
-		}
-		res.VMAs = appendLatest(res.VMAs, v)
+	var lines int
+	var lerr *lineError
+	res.VMAs, res.arena, lines, lerr = appendTextVMAs(text, o.Filter, res.VMAs, res.arena)
+	if lerr != nil {
+		return &Error{Op: "enumerate", Pid: h.pid, Err: errors.Join(ErrInvalidArgument, lerr)}
 	}
 	h.plan.noteText(lines, len(text), time.Since(start))
 	if o.Filter != (Filter{}) {

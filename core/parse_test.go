@@ -5,8 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
+	"slices"
 	"strings"
+	"syscall"
 	"testing"
+
+	"github.com/libprocmapq/libprocmapq/internal/testtarget"
+	"golang.org/x/sys/unix"
 )
 
 const fixturePath = "testdata/blazesym-proc-maps-large.txt"
@@ -374,6 +380,7 @@ func FuzzParseMaps(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, text []byte) {
 		vmas, err := ParseMaps(text)
+		checkSplitParse(t, text, vmas, err)
 		h, herr := OpenText(text)
 		if err != nil {
 			if !errors.Is(err, ErrInvalidArgument) {
@@ -418,6 +425,18 @@ func FuzzParseMaps(f *testing.F) {
 			return
 		}
 		defer h.Close()
+		// The handle's enumeration parser gives the same VMAs on a text
+		// the snapshot accepts (sorted, no overlaps).
+		if got, _, _, lerr := appendTextVMAs(text, Filter{}, nil, nil); lerr == nil {
+			if len(got) != len(vmas) {
+				t.Fatalf("appendTextVMAs: %d VMAs, ParseMaps %d", len(got), len(vmas))
+			}
+			for i := range got {
+				if !equalVMA(&got[i], &vmas[i]) {
+					t.Fatalf("appendTextVMAs VMA %d: %+v %q, ParseMaps %+v %q", i, got[i], got[i].Name, vmas[i], vmas[i].Name)
+				}
+			}
+		}
 		addrs := []uint64{0, ^uint64(0), 1 << 47}
 		for _, v := range vmas {
 			addrs = append(addrs, v.Start, v.End-1, v.End, v.Start-1, v.Start+(v.End-v.Start)/2)
@@ -486,5 +505,360 @@ func TestRoundTripEveryProcess(t *testing.T) {
 	}
 	if checked < 2 {
 		t.Fatalf("only %d processes checked", checked)
+	}
+}
+
+// parseHexRef is the plain byte-by-byte hex parser parseHex must agree
+// with: 1 to 16 digits of either case, then the delimiter.
+func parseHexRef(line []byte, i int, delim byte) (uint64, int, bool) {
+	var v uint64
+	start := i
+	for ; i < len(line); i++ {
+		c := line[i]
+		var d byte
+		switch {
+		case c >= '0' && c <= '9':
+			d = c - '0'
+		case c >= 'a' && c <= 'f':
+			d = c - 'a' + 10
+		case c >= 'A' && c <= 'F':
+			d = c - 'A' + 10
+		case c == delim:
+			if i == start {
+				return 0, i, false
+			}
+			return v, i + 1, true
+		default:
+			return 0, i, false
+		}
+		if i-start >= 16 {
+			return 0, i, false
+		}
+		v = v<<4 | uint64(d)
+	}
+	return 0, i, false
+}
+
+func checkParseHex(t *testing.T, line []byte, i int, delim byte) {
+	t.Helper()
+	v, j, ok := parseHex(line, i, delim)
+	rv, rj, rok := parseHexRef(line, i, delim)
+	if ok != rok || (ok && (v != rv || j != rj)) {
+		t.Fatalf("parseHex(%q, %d, %q) = %#x, %d, %v; want %#x, %d, %v", line, i, delim, v, j, ok, rv, rj, rok)
+	}
+}
+
+// TestParseHex compares the 8-bytes-at-a-time hex parser with the plain
+// one on every length from 0 to 20 digits, at every position in a line
+// shorter and longer than a chunk, with every byte value as the byte after
+// the digits and inside them.
+func TestParseHex(t *testing.T) {
+	const digits = "0123456789abcdefABCDEF"
+	for n := 0; n <= 20; n++ {
+		for pad := 0; pad <= 17; pad++ {
+			for c := 0; c < 256; c++ {
+				var b []byte
+				for k := range n {
+					b = append(b, digits[(k*7+n+c)%len(digits)])
+				}
+				b = append(b, byte(c))
+				b = append(b, bytes.Repeat([]byte{'x'}, pad)...)
+				for _, delim := range []byte{'-', ' ', ':'} {
+					checkParseHex(t, b, 0, delim)
+					checkParseHex(t, append([]byte("zz"), b...), 2, delim)
+					if n > 0 {
+						// the odd byte inside the digits
+						m := append([]byte(nil), b...)
+						m[(c+pad)%n] = byte(c)
+						checkParseHex(t, m, 0, delim)
+					}
+				}
+			}
+		}
+	}
+	checkParseHex(t, []byte("12-"), 3, '-')
+	checkParseHex(t, []byte("12-"), 4, '-')
+	checkParseHex(t, nil, 0, '-')
+}
+
+// FuzzParseHex: the chunked hex parser agrees with the plain one.
+func FuzzParseHex(f *testing.F) {
+	for _, s := range []string{"7f1c2a400000-", "ffffffffffffffff ", "10000000000000000 ", "0:", "fF9aA0:", "\xb0\xb1-", "\x10\x19 ", "@G`g/ "} {
+		f.Add([]byte(s), byte(s[len(s)-1]))
+	}
+	f.Fuzz(func(t *testing.T, line []byte, delim byte) {
+		for i := 0; i <= len(line) && i < 20; i++ {
+			checkParseHex(t, line, i, delim)
+		}
+	})
+}
+
+// checkStream parses the text in fd with the stream, which starts with a
+// buffer of capacity start, and checks it against the text's lines split
+// off first and parsed alone: the same VMAs and raw names, or the same
+// malformed line and message, then the end.
+func checkStream(t *testing.T, fd int, text []byte, start int) {
+	t.Helper()
+	s := mapsStream{fd: fd, buf: make([]byte, 0, start)}
+	ref := textScanner{text: text}
+	for {
+		line, wok := ref.next()
+		var want, got VMA
+		wraw, wmsg := []byte(nil), ""
+		if wok {
+			wraw, wmsg = parseLine(line, &want)
+		}
+		raw, ok, en, msg := s.parseNext(&got)
+		if en != 0 {
+			t.Fatalf("buffer %d, line %d: errno %v", start, ref.line, en)
+		}
+		if wmsg != "" || msg != "" {
+			if msg != wmsg || s.line != ref.line {
+				t.Fatalf("buffer %d: line %d %q, line %d %q split off", start, s.line, msg, ref.line, wmsg)
+			}
+			return
+		}
+		if ok != wok || !bytes.Equal(raw, wraw) || (ok && !equalVMA(&got, &want)) {
+			t.Fatalf("buffer %d, line %d: %v %+v %q, want %v %+v %q", start, ref.line, ok, got, raw, wok, want, wraw)
+		}
+		if !ok {
+			break
+		}
+	}
+	if !s.eof || s.off != int64(len(text)) || s.line != ref.line {
+		t.Errorf("buffer %d: eof %v, %d bytes, %d lines; want %d bytes, %d lines", start, s.eof, s.off, s.line, len(text), ref.line)
+	}
+}
+
+// TestMapsStreamLines reads texts from regular files, where a read returns
+// all it is asked for and so splits lines anywhere, and checks the stream
+// parses exactly the lines of the whole text: a last line without a
+// newline, a line longer than the buffer, malformed lines, buffers of every
+// start size.
+func TestMapsStreamLines(t *testing.T) {
+	fixture := readFixture(t)
+	long := kernelLine("1000-2000 r--p 00000000 08:01 1", strings.Repeat("/very-long", 20000)) + "\n"
+	for _, tc := range []struct {
+		name string
+		text []byte
+	}{
+		{"fixture", fixture},
+		{"no final newline", bytes.TrimSuffix(fixture, []byte("\n"))},
+		{"long line", []byte(string(fixture[:5000]) + long + string(fixture[5000:]))},
+		{"one line", []byte("1000-2000 r--p 00000000 08:01 1")},
+		{"empty lines", []byte("\n\n\n")},
+		{"malformed", []byte(string(fixture[:30000]) + "1000-2000 r--p 0000z000 08:01 1\n" + string(fixture[30000:]))},
+		{"malformed last", []byte("1000-2000 r--p 00000000 08:01 1\n2000-1000 r--p 0 0:0 0")},
+	} {
+		path := filepath.Join(t.TempDir(), "maps")
+		if err := os.WriteFile(path, tc.text, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer unix.Close(fd)
+		for _, start := range []int{0, 1, 100, streamRoom, textBufMin, 1 << 20} {
+			checkStream(t, fd, tc.text, start)
+		}
+	}
+	// An empty file is a gone mm, as for readAll.
+	path := filepath.Join(t.TempDir(), "empty")
+	if err := os.WriteFile(path, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(fd)
+	s := mapsStream{fd: fd}
+	var v VMA
+	if _, ok, en, _ := s.parseNext(&v); ok || en != syscall.ESRCH {
+		t.Errorf("empty file: %v %v, want ESRCH", ok, en)
+	}
+}
+
+// checkSplitParse parses text line by line, each split off at its newline
+// first (textScanner, parseLine), and checks that ParseMaps, which parses
+// each line where it starts in the whole text, gave the same VMAs or failed
+// on the same line with the same message.
+func checkSplitParse(t *testing.T, text []byte, vmas []VMA, err error) {
+	t.Helper()
+	s := textScanner{text: text}
+	n := 0
+	for {
+		line, ok := s.next()
+		if !ok || (len(line) == 0 && s.pos >= len(text)) {
+			break
+		}
+		var v VMA
+		raw, msg := parseLine(line, &v)
+		if msg != "" {
+			var le *lineError
+			if !errors.As(err, &le) || le.line != s.line || le.msg != msg {
+				t.Fatalf("line %d: %s split off, but ParseMaps says %v", s.line, msg, err)
+			}
+			return
+		}
+		v.setName(raw, nil)
+		if err == nil && (n >= len(vmas) || !equalVMA(&v, &vmas[n])) {
+			t.Fatalf("line %d: %+v %q split off; ParseMaps gave %d VMAs, not the same", s.line, v, v.Name, len(vmas))
+		}
+		n++
+	}
+	if err != nil || n != len(vmas) {
+		t.Fatalf("%d lines split off, ParseMaps: %d VMAs, %v", n, len(vmas), err)
+	}
+}
+
+// FuzzMapsStream: the chunked reader parses exactly as the lines of the
+// whole text split off and parsed alone, whatever the text and the buffer
+// it starts with.
+func FuzzMapsStream(f *testing.F) {
+	fixture := readFixture(f)
+	f.Add(fixture[:20000], uint16(0))
+	f.Add(fixture[:3000], uint16(17))
+	f.Add([]byte("a\n\nb"), uint16(1))
+	f.Add([]byte("\n"), uint16(100))
+	dir := f.TempDir()
+	f.Fuzz(func(t *testing.T, text []byte, start uint16) {
+		if len(text) == 0 {
+			return // an empty file is a gone mm (TestMapsStreamLines)
+		}
+		tmp, err := os.CreateTemp(dir, "maps")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer os.Remove(tmp.Name())
+		defer tmp.Close()
+		if _, err := tmp.Write(text); err != nil {
+			t.Fatal(err)
+		}
+		checkStream(t, int(tmp.Fd()), text, int(start))
+	})
+}
+
+// TestTextStreamStopsEarly: once a handle knows the VMA count and the gate,
+// a text query reads only up to its last address, answers exactly as a
+// whole read does, and leaves the planner's count as the last full read
+// set it; a batch reaching the end refreshes the count.
+func TestTextStreamStopsEarly(t *testing.T) {
+	tg := testtarget.Start(t, testtarget.Options{VMAs: 3000, Modules: 3})
+	h := mustOpen(t, tg.Pid)
+	whole := readMapsFile(t, tg.Pid)
+	vmas, err := ParseMaps(whole)
+	if err != nil {
+		t.Fatal(err)
+	}
+	snap, err := OpenText(whole)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer snap.Close()
+	o := &Options{Backend: BackendText}
+	var res, want Result
+	first := []uint64{vmas[0].Start, vmas[0].Start - 1, vmas[1].End - 1}
+	if err := h.Query(first, o, &res); err != nil {
+		t.Fatal(err)
+	}
+	fullReads := res.Syscalls
+	if h.plan.vmaCount != len(vmas) || !h.gateKnown {
+		t.Fatalf("after a whole read: count %d (want %d), gate known %v", h.plan.vmaCount, len(vmas), h.gateKnown)
+	}
+	if fullReads < 10 {
+		t.Fatalf("a whole read of %d bytes took %d reads", len(whole), fullReads)
+	}
+	mid := vmas[len(vmas)/2]
+	last := vmas[len(vmas)-1]
+	for _, batch := range [][]uint64{
+		first,
+		{vmas[3].Start + 7, vmas[2].Start, 0, vmas[3].Start},
+		{mid.Start, mid.End, mid.End - 1, 1},
+		{last.Start, last.End - 1, last.End, ^uint64(0)},
+		{gateStart, gateStart + 8, vmas[0].Start},
+	} {
+		h.plan.vmaCount = 12345 // marks what a stopped read must not change
+		if err := h.Query(batch, o, &res); err != nil {
+			t.Fatal(err)
+		}
+		if err := snap.Query(batch, o, &want); err != nil {
+			t.Fatal(err)
+		}
+		for i := range batch {
+			g, gr := res.Found(i)
+			w, wr := want.Found(i)
+			if gr != wr || (g != nil && !equalVMA(g, w)) {
+				t.Errorf("%#x: %v %+v, want %v %+v", batch[i], gr, g, wr, w)
+			}
+		}
+		reachesEnd := slices.Max(batch) >= last.End-1
+		if !reachesEnd && h.plan.vmaCount != 12345 {
+			t.Errorf("batch %#x stopped early but set the count to %d", batch, h.plan.vmaCount)
+		}
+		if reachesEnd && h.plan.vmaCount != len(vmas) && h.plan.vmaCount != 12345 {
+			t.Errorf("batch %#x read to the end: count %d, want %d", batch, h.plan.vmaCount, len(vmas))
+		}
+		if slices.Max(batch) < mid.End && res.Syscalls > fullReads/2+1 {
+			t.Errorf("batch %#x in the first half made %d reads; a whole read makes %d", batch, res.Syscalls, fullReads)
+		}
+	}
+}
+
+// TestEndsWithGate: a text whose last line is the gate VMA is known whole
+// without the probe read that otherwise confirms the end (readAll and the
+// stream make one read fewer).
+func TestEndsWithGate(t *testing.T) {
+	gate := "ffffffffff600000-ffffffffff601000 --xp 00000000 00:00 0                  [vsyscall]\n"
+	other := kernelLine("7ffcfaa1e000-7ffcfaa3f000 rw-p 00000000 00:00 0", "[stack]") + "\n"
+	for _, tc := range []struct {
+		text string
+		want bool
+	}{
+		{other + gate, true},
+		{gate, true},
+		{other, false},
+		{other + strings.TrimSuffix(gate, "\n"), false},
+		{other + kernelLine("7ffcfaa3f000-7ffcfaa40000 r--p 00000000 08:01 5", "/tmp/a [vsyscall]") + "\n", false},
+		{"", false},
+		{"\n", false},
+	} {
+		if got := endsWithGate([]byte(tc.text)); got != tc.want {
+			t.Errorf("endsWithGate(%q) = %v", tc.text, got)
+		}
+		if tc.text == "" {
+			continue
+		}
+		path := filepath.Join(t.TempDir(), "maps")
+		if err := os.WriteFile(path, []byte(tc.text), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer unix.Close(fd)
+		want := 3 // the text, the end, the probe
+		if tc.want {
+			want = 2
+		}
+		buf, reads, en := readAll(fd, nil)
+		if en != 0 || string(buf) != tc.text || reads != want {
+			t.Errorf("readAll of %q: %d reads, %v; want %d", tc.text, reads, en, want)
+		}
+		if tc.text == "\n" {
+			continue // malformed: the stream stops at it
+		}
+		s := mapsStream{fd: fd}
+		var v VMA
+		for {
+			if _, ok, en, msg := s.parseNext(&v); !ok || en != 0 || msg != "" {
+				break
+			}
+		}
+		if !s.eof || s.reads != want {
+			t.Errorf("stream of %q: %d reads, eof %v; want %d", tc.text, s.reads, s.eof, want)
+		}
 	}
 }

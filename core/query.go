@@ -1,11 +1,9 @@
 package core
 
 import (
-	"bytes"
 	"cmp"
 	"errors"
 	"slices"
-	"time"
 	"unsafe"
 )
 
@@ -424,100 +422,3 @@ func failLookups(err error, b *batch, from int, res *Result) error {
 	return err
 }
 
-// resolveText answers sorted positions from.. of b from one read of the
-// whole text: lines are parsed in order and only the VMAs hit are entered
-// in the table.
-func (h *Handle) resolveText(b *batch, from int, o *Options, res *Result, op string) error {
-	start := time.Now()
-	text, err := h.readText(op)
-	res.Syscalls += h.reads
-	if err != nil {
-		return failLookups(err, b, from, res)
-	}
-	if res.Strategy == StrategyNone || res.Strategy == StrategyPointIoctl {
-		res.Strategy = StrategyText
-	}
-	s := textScanner{text: text}
-	i, n := from, len(b.addrs)
-	lines := 0
-	var v VMA
-	for i < n {
-		line, ok := s.next()
-		if !ok {
-			break
-		}
-		lines++
-		raw, msg := parseLine(line, &v)
-		if msg != "" {
-			return failLookups(&Error{Op: op, Pid: h.pid, Err: errors.Join(ErrInvalidArgument, &lineError{s.line, msg})}, b, i, res)
-		}
-		// Count what point ioctls would have needed: one per VMA hit, and
-		// one per gap hit unless the VMA after it is hit too (the ioctl on
-		// the gap returns that VMA).
-		j := b.below(i, v.Start)
-		if j > i {
-			res.touched++
-			res.answerNone(b, i, j, ReasonUnmapped)
-		}
-		k := b.below(j, v.End)
-		if k == j {
-			i = j
-			continue
-		}
-		if j == i {
-			res.touched++
-		}
-		res.arena = v.setName(raw, res.arena)
-		if o.Filter.matches(&v) {
-			res.VMAs = append(res.VMAs, v)
-			res.answerFound(b, j, k, int32(len(res.VMAs)-1), v.Offset-v.Start)
-		} else {
-			res.answerNone(b, j, k, ReasonFiltered)
-		}
-		i = k
-	}
-	res.answerNone(b, i, n, ReasonUnmapped)
-	// Count the rest of the lines for the planner without parsing them.
-	rest := countLines(text[s.pos:])
-	h.plan.noteText(lines+rest, len(text), time.Since(start))
-	return nil
-}
-
-func countLines(b []byte) int { return bytes.Count(b, []byte{'\n'}) }
-
-// resolveSnapshot answers from a text handle's parsed snapshot.
-func (h *Handle) resolveSnapshot(b *batch, o *Options, res *Result) {
-	vmas := h.snapVMAs
-	n := len(b.addrs)
-	for i := 0; i < n; {
-		a := b.addrs[i]
-		j, _ := slices.BinarySearchFunc(vmas, a, func(v VMA, a uint64) int {
-			if v.End <= a {
-				return -1
-			}
-			if v.Start > a {
-				return 1
-			}
-			return 0
-		})
-		if j >= len(vmas) {
-			res.answerNone(b, i, n, ReasonUnmapped)
-			return
-		}
-		v := &vmas[j]
-		if !v.Contains(a) { // in the gap below v
-			k := b.below(i, v.Start)
-			res.answerNone(b, i, k, ReasonUnmapped)
-			i = k
-			continue
-		}
-		k := b.below(i, v.End)
-		if o.Filter.matches(v) {
-			res.VMAs = append(res.VMAs, *v) // names alias the snapshot
-			res.answerFound(b, i, k, int32(len(res.VMAs)-1), v.Offset-v.Start)
-		} else {
-			res.answerNone(b, i, k, ReasonFiltered)
-		}
-		i = k
-	}
-}
