@@ -421,4 +421,3 @@ func failLookups(err error, b *batch, from int, res *Result) error {
 	}
 	return err
 }
-
