@@ -6,10 +6,10 @@ import (
 	"time"
 )
 
-// Costs measured on this machine, shared by all handles of the process.
-// They start from a cheap calibration at first use (one text read and one
-// ioctl on /proc/self/maps) and follow every real call as moving averages,
-// so they are never constants tuned to one machine.
+// Costs on this machine, shared by all handles of the process (see
+// docs/planner.md). The ioctl and text costs start from a cheap calibration
+// at first use (one text read and four ioctls on /proc/self/maps) and
+// follow timed calls as moving averages; walkSkipPerNs alone is a constant.
 var calib struct {
 	ioctlNs       atomic.Int64 // one PROCMAP_QUERY
 	textPerVMANs  atomic.Int64 // reading + parsing one maps line
