@@ -43,14 +43,23 @@ func (h *Handle) Enumerate(opts *Options, res *Result) error {
 		}
 		return nil
 	}
-	s, err := h.chooseEnum(&o)
+	err := h.enumerate(&o, res)
+	if errors.Is(err, ErrProcessGone) && h.adoptLiveThread() {
+		res.reset(0) // the leader exited: list a live thread's view (gone.go)
+		err = h.enumerate(&o, res)
+	}
+	return err
+}
+
+func (h *Handle) enumerate(o *Options, res *Result) error {
+	s, err := h.chooseEnum(o)
 	if err != nil {
 		return &Error{Op: "enumerate", Pid: h.pid, Err: err}
 	}
 	if s == StrategyText {
-		return h.enumText(&o, res)
+		return h.enumText(o, res)
 	}
-	return h.enumWalk(&o, res, o.Backend == BackendAuto)
+	return h.enumWalk(o, res, o.Backend == BackendAuto)
 }
 
 func (h *Handle) enumText(o *Options, res *Result) error {
@@ -89,17 +98,12 @@ func (h *Handle) enumWalk(o *Options, res *Result, adaptive bool) error {
 			break
 		}
 		if en != 0 {
-			if en == syscall.ESRCH {
-				h.gone = true
+			err := h.ioctlFailed("enumerate", addr, en)
+			if en == syscall.ENOTTY && adaptive {
+				res.VMAs, res.arena = res.VMAs[:0], res.arena[:0]
+				return h.enumText(o, res)
 			}
-			if en == syscall.ENOTTY {
-				h.ioctlState = -1
-				if adaptive {
-					res.VMAs, res.arena = res.VMAs[:0], res.arena[:0]
-					return h.enumText(o, res)
-				}
-			}
-			return &Error{Op: "enumerate", Pid: h.pid, Addr: addr, HasAddr: true, Err: classifyErrno(en)}
+			return err
 		}
 		h.ioctlState = 1
 		var v VMA

@@ -75,11 +75,17 @@ func (e *Error) Unwrap() error {
 type errnoError struct {
 	sentinel error
 	errno    syscall.Errno
+	detail   string // what happened, when more is known than the sentinel says
 }
 
 func (e *errnoError) Error() string {
-	if e.sentinel == nil {
+	switch {
+	case e.detail != "":
+		return e.detail
+	case e.sentinel == nil:
 		return e.errno.Error()
+	case e.sentinel == ErrNoProcess && e.errno == syscall.ESRCH:
+		return e.sentinel.Error() // not "no such process (no such process)"
 	}
 	return e.sentinel.Error() + " (" + e.errno.Error() + ")"
 }

@@ -32,11 +32,16 @@ func wantGone(tb testing.TB, what string, err error) {
 
 // checkGone checks that every backend reports the target gone, with every
 // address of the batch marked process-gone.
-func checkGone(t *testing.T, handles map[Backend]*Handle, addrs []uint64) {
+func checkGone(t *testing.T, handles map[Backend]*Handle, addrs []uint64, why ...string) {
 	for b, h := range handles {
 		var res Result
 		err := h.Query(addrs, &Options{Backend: b}, &res)
 		wantGone(t, "query "+b.String(), err)
+		for _, w := range why {
+			if err == nil || !strings.Contains(err.Error(), w) || strings.Contains(err.Error(), "\n") {
+				t.Errorf("%v: %v, want one line saying %q", b, err, w)
+			}
+		}
 		for i := range addrs {
 			if _, r := res.Found(i); r != ReasonProcessGone {
 				t.Errorf("%v: address %d: %v, want process-gone", b, i, r)
@@ -65,7 +70,7 @@ func TestTargetExitsBetweenOpenAndQuery(t *testing.T) {
 	m := mapping(t, tg, "vmas")
 	handles := openPerBackend(t, tg.Pid)
 	tg.Stop() // exits and is reaped
-	checkGone(t, handles, []uint64{m.Start, m.Start, 0, m.End - 1})
+	checkGone(t, handles, []uint64{m.Start, m.Start, 0, m.End - 1}, "process exited")
 	// The pid is gone for good: Reopen refuses, and says why.
 	err := handles[BackendAuto].Reopen()
 	if !errors.Is(err, ErrProcessGone) || errors.Is(err, ErrPidReused) {
@@ -553,7 +558,7 @@ func TestKernelThreadHasNoAddressSpace(t *testing.T) {
 	if err != nil || strings.TrimSpace(string(comm)) != "kthreadd" {
 		t.Skipf("pid 2 is not kthreadd here (%q, %v)", comm, err)
 	}
-	checkGone(t, openPerBackend(t, 2), []uint64{0, 1 << 40})
+	checkGone(t, openPerBackend(t, 2), []uint64{0, 1 << 40}, "kernel thread")
 }
 
 // TestConcurrentUseOfOneHandle: queries, enumerations and compares from
@@ -628,8 +633,46 @@ func TestZombieTarget(t *testing.T) {
 		}
 		time.Sleep(time.Millisecond)
 	}
-	checkGone(t, handles, []uint64{m.Start, 0})
-	checkGone(t, openPerBackend(t, tg.Pid), []uint64{m.Start})
+	checkGone(t, handles, []uint64{m.Start, 0}, "zombie")
+	checkGone(t, openPerBackend(t, tg.Pid), []uint64{m.Start}, "zombie")
+}
+
+// TestLeaderExitedProcess: a process whose main thread (the thread-group
+// leader) exited while another thread runs is alive, with all its
+// mappings, though /proc/PID/maps reads empty: every backend answers from
+// a live thread's view, for a handle opened before the leader exited and
+// for one opened after.
+func TestLeaderExitedProcess(t *testing.T) {
+	tg := testtarget.Start(t, testtarget.Options{VMAs: 6})
+	m := mapping(t, tg, "vmas")
+	before := openPerBackend(t, tg.Pid)
+	if _, err := tg.LeaderExit(); err != nil {
+		t.Fatal(err)
+	}
+	if text, err := os.ReadFile(fmt.Sprintf("/proc/%d/maps", tg.Pid)); err != nil || len(text) != 0 {
+		t.Fatalf("the leader's maps: %d bytes (%v), want empty", len(text), err)
+	}
+	after := openPerBackend(t, tg.Pid)
+	for name, handles := range map[string]map[Backend]*Handle{"opened before": before, "opened after": after} {
+		for b, h := range handles {
+			var res Result
+			if err := h.Query([]uint64{m.Start, m.End - 1}, &Options{Backend: b}, &res); err != nil {
+				t.Errorf("%s, %v: %v", name, b, err)
+				continue
+			}
+			for i := range 2 {
+				if v, r := res.Found(i); r != ReasonFound || v.Start > m.Start+uint64(i)*(m.End-1-m.Start) {
+					t.Errorf("%s, %v: address %d: %v %+v, want found", name, b, i, r, v)
+				}
+			}
+			if err := h.Enumerate(&Options{Backend: b}, &res); err != nil || len(res.VMAs) < 6 {
+				t.Errorf("%s, %v: enumerate: %d VMAs, %v", name, b, len(res.VMAs), err)
+			}
+		}
+	}
+	// Once the whole process is gone, the handles say so.
+	tg.Stop()
+	checkGone(t, after, []uint64{m.Start}, "process exited")
 }
 
 // TestProcRootOption: a handle opened through procfs mounted elsewhere

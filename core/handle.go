@@ -45,7 +45,11 @@ type Handle struct {
 	pid      int // target pid; -1 when unknown
 	procRoot string
 	closed   bool
-	gone     bool // the fd answered ESRCH or read empty: the mm is gone
+	gone     bool   // the fd answered ESRCH or read empty: the mm is gone
+	goneWhy  string // how, once asked (see goneCause)
+	// adoptTried: a live thread's view was looked for since the mm went
+	// (see adoptLiveThread).
+	adoptTried bool
 
 	// ioctlState is this handle's own knowledge of the ioctl: an fd that is
 	// not a maps fd answers ENOTTY even on a new kernel.
@@ -105,7 +109,7 @@ func OpenWithOptions(pid int, opts *OpenOptions) (*Handle, error) {
 	if err != nil {
 		en := err.(syscall.Errno)
 		if en == syscall.ENOENT {
-			return nil, &Error{Op: "open", Pid: h.pid, Path: path, Err: &errnoError{ErrNoProcess, syscall.ESRCH}}
+			return nil, &Error{Op: "open", Pid: h.pid, Path: path, Err: &errnoError{sentinel: ErrNoProcess, errno: syscall.ESRCH}}
 		}
 		return nil, &Error{Op: "open", Pid: h.pid, Path: path, Err: classifyErrno(en)}
 	}
@@ -129,12 +133,12 @@ func (h *Handle) reopenMaps() error {
 		// Gone for good; say whether another process now has the pid.
 		var st unix.Stat_t
 		if unix.Stat(h.procRoot+"/"+strconv.Itoa(h.pid), &st) == nil {
-			return &Error{Op: "reopen", Pid: h.pid, Err: &errnoError{ErrPidReused, syscall.ESRCH}}
+			return &Error{Op: "reopen", Pid: h.pid, Err: &errnoError{sentinel: ErrPidReused, errno: syscall.ESRCH}}
 		}
-		return &Error{Op: "reopen", Pid: h.pid, Err: &errnoError{ErrProcessGone, syscall.ESRCH}}
+		return &Error{Op: "reopen", Pid: h.pid, Err: &errnoError{sentinel: ErrProcessGone, errno: syscall.ESRCH}}
 	}
 	unix.Close(h.fd)
-	h.fd, h.gone, h.ioctlState = fd, false, 0
+	h.fd, h.gone, h.goneWhy, h.ioctlState, h.adoptTried = fd, false, "", 0, false
 	h.gateKnown, h.hasGate = false, false // an exec may change the ABI
 	return nil
 }
@@ -306,11 +310,6 @@ func (h *Handle) lockOpen(op string) error {
 	return nil
 }
 
-// goneError is the error for a handle whose target has gone.
-func (h *Handle) goneError(op string) error {
-	return &Error{Op: op, Pid: h.pid, Err: &errnoError{ErrProcessGone, syscall.ESRCH}}
-}
-
 // readText reads the whole maps file into h.textBuf. An empty file means the
 // mm is gone (exec, zombie, kernel thread): ErrProcessGone, like the ioctl.
 func (h *Handle) readText(op string) ([]byte, error) {
@@ -319,10 +318,11 @@ func (h *Handle) readText(op string) ([]byte, error) {
 	}
 	buf, reads, en := readAll(h.fd, h.textScratch())
 	h.textBuf, h.reads = buf, reads
+	if en == syscall.ESRCH {
+		h.gone = true
+		return nil, h.goneError(op)
+	}
 	if en != 0 {
-		if en == syscall.ESRCH {
-			h.gone = true
-		}
 		return nil, &Error{Op: op, Pid: h.pid, Err: classifyErrno(en)}
 	}
 	if len(buf) == 0 {

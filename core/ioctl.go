@@ -239,18 +239,12 @@ func (h *Handle) answerGateArea(b *batch, i int, o *Options, res *Result) {
 // ENOTTY (an fd that turned out not to answer the ioctl) hands the rest to
 // text under auto; anything else fails the call (see failLookups).
 func (h *Handle) ioctlQueryFailed(en syscall.Errno, b *batch, i int, o *Options, res *Result, adaptive bool) error {
-	switch en {
-	case syscall.ENOTTY:
-		h.ioctlState = -1
-		if adaptive {
-			res.Strategy = StrategyText
-			return h.resolveText(b, i, o, res, "query")
-		}
-	case syscall.ESRCH:
-		h.gone = true
+	err := h.ioctlFailed("query", b.addrs[i], en)
+	if en == syscall.ENOTTY && adaptive {
+		res.Strategy = StrategyText
+		return h.resolveText(b, i, o, res, "query")
 	}
-	a := b.addrs[i]
-	return failLookups(&Error{Op: "query", Pid: h.pid, Addr: a, HasAddr: true, Err: classifyErrno(en)}, b, i, res)
+	return failLookups(err, b, i, res)
 }
 
 // probeState caches the process-wide PROCMAP_QUERY probe. Only a conclusive

@@ -341,19 +341,31 @@ func (h *Handle) Query(addrs []uint64, opts *Options, res *Result) error {
 	if !res.keepBatch {
 		defer res.releaseBatch()
 	}
+	err := h.answer(addrs, &o, res)
+	if errors.Is(err, ErrProcessGone) && h.adoptLiveThread() {
+		// The leader exited but the process lives: answer from a live
+		// thread's view of the same mappings (gone.go).
+		res.reset(len(addrs))
+		err = h.answer(addrs, &o, res)
+	}
+	return err
+}
+
+// answer answers addrs into res (reset for them).
+func (h *Handle) answer(addrs []uint64, o *Options, res *Result) error {
 	var b *batch
 	if o.Sorted {
 		b = res.trustBatch(addrs)
 	} else {
 		b = res.sortBatch(addrs)
 	}
-	err := h.resolve(b, &o, res)
+	err := h.resolve(b, o, res)
 	if res.checkOrder && res.disorder {
 		// The batch said it was sorted and was not: the answers above
 		// may be wrong. Answer again from a sorted copy.
 		res.reset(len(addrs))
 		res.sortUnsorted(addrs)
-		err = h.resolve(&res.batch, &o, res)
+		err = h.resolve(&res.batch, o, res)
 	}
 	return err
 }

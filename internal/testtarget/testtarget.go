@@ -63,7 +63,7 @@ func sourceDir() string {
 }
 
 // gccArgs are the flags target.c is built with (part of the cache key).
-var gccArgs = []string{"-O2", "-Wall"}
+var gccArgs = []string{"-O2", "-Wall", "-pthread"}
 
 // Binary compiles target.c and returns its path. The binary is cached in
 // the temporary directory under a hash of the source and flags, so test
@@ -222,6 +222,33 @@ func (t *Target) Mapping(label string) (Mapping, bool) {
 		}
 	}
 	return Mapping{}, false
+}
+
+// LeaderExit makes the target's main thread (the thread-group leader) exit
+// while another thread keeps the process alive, and waits until the leader
+// is a zombie. It returns the live thread's id. /proc/PID/maps then reads
+// empty although the process and its mappings are alive.
+func (t *Target) LeaderExit() (int, error) {
+	if t.cmd == nil {
+		return 0, fmt.Errorf("target %d: already stopped", t.Pid)
+	}
+	if _, err := io.WriteString(t.stdin, "leaderexit\n"); err != nil {
+		return 0, err
+	}
+	timeout := timeAfter()
+	for {
+		select {
+		case line, ok := <-t.lines:
+			if !ok {
+				return 0, fmt.Errorf("target %d ended after its leader exited", t.Pid)
+			}
+			if tid, ok := strings.CutPrefix(line, "leaderless "); ok {
+				return strconv.Atoi(tid)
+			}
+		case <-timeout:
+			return 0, fmt.Errorf("target %d: no leaderless line", t.Pid)
+		}
+	}
 }
 
 // Exec makes the target exec itself with no options (same pid, a fresh

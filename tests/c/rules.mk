@@ -54,7 +54,7 @@ PROCMAPQ_TARGET_BIN := $(BUILD)/target
 $(PROCMAPQ_TARGET_BIN): tests/target/target.c
 	@mkdir -p $(dir $@)
 	@echo "  CC      $@"
-	$(Q)$(CC) -O2 -std=gnu11 -Wall -Wextra -o $@ $<
+	$(Q)$(CC) -O2 -std=gnu11 -Wall -Wextra -pthread -o $@ $<
 endif
 
 # dlopen_host loads the library with dlopen (as Python ctypes does), so it is

@@ -25,12 +25,16 @@
  *   map LABEL START END
  * (hex addresses; LABEL has no spaces). It then waits: a line "exit" or
  * end of input on stdin ends it; a line "exec" makes it exec itself with no
- * options (same pid, new address space), which prints "ready PID" again. Exit status 0, or 2 on a setup error
+ * options (same pid, new address space), which prints "ready PID" again; a
+ * line "leaderexit" makes the main thread exit while a new thread keeps
+ * the process (and its mappings) alive and serving; it prints
+ * "leaderless TID" once the leader is a zombie. Exit status 0, or 2 on a setup error
  * (reason on stderr).
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -243,6 +247,54 @@ static void cleanup(void)
 	}
 }
 
+static void *serve_thread(void *arg);
+
+/* serve reads commands on stdin until "exit" or its end. */
+static void serve(void)
+{
+	char line[64];
+	while (fgets(line, sizeof line, stdin)) {
+		if (strncmp(line, "exit", 4) == 0)
+			break;
+		if (strncmp(line, "exec", 4) == 0) {
+			cleanup();
+			dir[0] = 0;
+			execl("/proc/self/exe", "target", (char *)NULL);
+			die("exec");
+		}
+		if (strncmp(line, "leaderexit", 10) == 0) {
+			/* The main thread (the thread-group leader) exits; another
+			 * thread keeps the process alive and serving. */
+			pthread_t t;
+			if (pthread_create(&t, NULL, serve_thread, NULL) != 0)
+				die("pthread_create");
+			pthread_exit(NULL);
+		}
+	}
+}
+
+static void *serve_thread(void *arg)
+{
+	(void)arg;
+	/* Wait until the leader has exited (its /proc status says zombie). */
+	char path[64], buf[4096];
+	snprintf(path, sizeof path, "/proc/%d/status", (int)getpid());
+	for (int tries = 0; tries < 5000; tries++) {
+		int fd = open(path, O_RDONLY);
+		ssize_t n = fd >= 0 ? read(fd, buf, sizeof buf - 1) : -1;
+		if (fd >= 0)
+			close(fd);
+		buf[n > 0 ? n : 0] = 0;
+		if (strstr(buf, "State:\tZ"))
+			break;
+		usleep(1000);
+	}
+	printf("leaderless %d\n", (int)gettid());
+	fflush(stdout);
+	serve();
+	exit(0);
+}
+
 int main(int argc, char **argv)
 {
 	long vmas = 0;
@@ -285,16 +337,6 @@ int main(int argc, char **argv)
 	}
 	printf("ready %d\n", (int)getpid());
 	fflush(stdout);
-	char line[64];
-	while (fgets(line, sizeof line, stdin)) {
-		if (strncmp(line, "exit", 4) == 0)
-			break;
-		if (strncmp(line, "exec", 4) == 0) {
-			cleanup();
-			dir[0] = 0;
-			execl("/proc/self/exe", "target", (char *)NULL);
-			die("exec");
-		}
-	}
+	serve();
 	return 0;
 }
