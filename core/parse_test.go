@@ -153,6 +153,9 @@ func TestParseMapsMalformed(t *testing.T) {
 		{"negative inode", "1000-2000 r--p 00000000 08:01 -1\n", 1},
 		{"garbage", good + "\nhello world\n", 2},
 		{"NUL bytes", "\x00\x00\x00\n", 1},
+		{"NUL in a name", good + "\n" + kernelLine("7f1c2a428000-7f1c2a429000 r--p 00000000 08:01 1", "/li\x00b.so") + "\n", 2},
+		{"start not page-aligned", "00400001-00402000 r--p 00000000 08:01 1\n", 1},
+		{"end not page-aligned", "00400000-00400003 r--p 00000000 08:01 1\n", 1},
 		{"only a newline", "\n" + good, 1},
 		{"third line bad", good + "\n" + good + "\n1000-2000 r--p\n", 3},
 	}

@@ -120,6 +120,9 @@ func parseLineIn(b []byte, v *VMA) ([]byte, int, string) {
 	if v.End <= v.Start {
 		return nil, i, "end address not above start"
 	}
+	if (v.Start|v.End)&(minPageSize-1) != 0 {
+		return nil, i, "addresses not page-aligned"
+	}
 	p, bad := parsePerms(b, i)
 	if bad {
 		return nil, i, "bad permissions"
@@ -183,11 +186,21 @@ func parseLineIn(b []byte, v *VMA) ([]byte, int, string) {
 		return nil, k + 1, ""
 	}
 	name := b[k:]
+	n := len(b)
 	if e := bytes.IndexByte(name, '\n'); e >= 0 {
-		return name[:e], k + e + 1, ""
+		name, n = name[:e], k+e+1
 	}
-	return name, len(b), ""
+	// The kernel never writes a NUL (no path holds one); a captured text
+	// with one is corrupt, and the C API's names are NUL-terminated.
+	if bytes.IndexByte(name, 0) >= 0 {
+		return nil, k, "NUL byte in the name"
+	}
+	return name, n, ""
 }
+
+// minPageSize is the smallest page size Linux has; every VMA boundary is a
+// multiple of it.
+const minPageSize = 4096
 
 // setName appends the raw text name to arena, turning "\012" back into a
 // newline, points v.Name at the copy and sets Kind and Flags. It returns the

@@ -236,8 +236,9 @@ PROCMAPQ_API int procmapq_open_fd(int fd, const struct procmapq_open_opts *opts,
  * NULL (or any pointer: it is not read) when @len is 0 (an empty map).
  * @opts: may be NULL; opts->pid must be 0.
  * @out: must not be NULL; receives the handle, freed with procmapq_close().
- * @return 0, or -EINVAL (malformed or unsorted line: procmapq_last_error()
- * names it), -ENOMEM. Thread-safe; any kernel.
+ * @return 0, or -EINVAL (procmapq_last_error() names the line: malformed,
+ * unsorted or overlapping, a start or end not a multiple of 4096, a NUL
+ * byte in a name; or @len over 1 GiB), -ENOMEM. Thread-safe; any kernel.
  */
 PROCMAPQ_API int procmapq_open_text(const char *text, size_t len,
 				    const struct procmapq_open_opts *opts,
