@@ -124,6 +124,15 @@ static void check_open_errors(void)
 	      "open_text(len 2^63): %d \"%s\"", rc, procmapq_last_error());
 	rc = procmapq_open_text("x", SIZE_MAX, NULL, &h);
 	CHECK(rc == -EINVAL, "open_text(len SIZE_MAX): %d \"%s\"", rc, procmapq_last_error());
+	/* Names hold any byte but NUL, and boundaries are page multiples. */
+	static const char nul_name[] = "00400000-00401000 r-xp 00000000 08:01 7 /a\0b.so\n";
+	rc = procmapq_open_text(nul_name, sizeof nul_name - 1, NULL, &h);
+	CHECK(rc == -EINVAL && strstr(procmapq_last_error(), "NUL"), "open_text(NUL in a name): %d \"%s\"", rc,
+	      procmapq_last_error());
+	static const char unaligned[] = "00400001-00400003 r-xp 00000000 08:01 7 /a.so\n";
+	rc = procmapq_open_text(unaligned, sizeof unaligned - 1, NULL, &h);
+	CHECK(rc == -EINVAL && strstr(procmapq_last_error(), "aligned"), "open_text(unaligned range): %d \"%s\"", rc,
+	      procmapq_last_error());
 	static const char bad[] = "this is not a maps line\n";
 	rc = procmapq_open_text(bad, sizeof bad - 1, NULL, &h);
 	CHECK(rc == -EINVAL && strlen(procmapq_last_error()) > 0, "open_text(garbage): %d \"%s\"", rc,
