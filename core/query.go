@@ -142,7 +142,11 @@ type Lookup struct {
 // build IDs then alias the Result's internal storage and are overwritten by
 // the next call.
 type Result struct {
-	// VMAs is the deduplicated table of VMAs, in ascending address order.
+	// VMAs is the deduplicated table of VMAs, in ascending order of Start.
+	// After a query (not an enumeration) two entries may overlap when the
+	// target changed its mappings during the call (each answer is true as
+	// of when it was read); a found Lookup's entry always covers its
+	// address, so look answers up by Lookup, not by searching the table.
 	VMAs []VMA
 	// Lookups has one entry per input address, in input order (queries
 	// only; empty after an enumeration).

@@ -380,6 +380,12 @@ struct procmapq_lookup {
  * Caller-owned output of a query or an enumeration: a deduplicated VMA table
  * in ascending address order and the bytes of their names. The library
  * writes into the caller's arrays and keeps no pointer after the call.
+ * An enumeration's VMAs never overlap. A query's may, but only when the
+ * target changed its mappings during the call: the kernel answers one VMA
+ * at a time, so two answers can show one region before and after an
+ * mmap/munmap/mprotect. Each entry was true when it was read, starts are
+ * ascending, and every found lookup's entry covers its address: use the
+ * lookup's entry, never a search of the table by address.
  * Names are the exact bytes (they may contain newlines or any byte but NUL),
  * each followed by a NUL for convenience: VMA i's name is
  * names[vmas[i].name_off] .. + vmas[i].name_len.
