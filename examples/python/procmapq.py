@@ -8,6 +8,27 @@ in which ELF file with which build ID::
         for lk in h.query([0x401000, 0x7f0000001000]).lookups:
             print(hex(lk.addr), lk.vma.name if lk.vma else lk.reason, hex(lk.file_offset))
 
+Three ways to ask, same answers:
+
+  h.lookup(addr) -> Lookup         one address, the cheapest call: reused
+                                   argument buffers, no VMA table, a Vma
+                                   object reused while its VMA is unchanged
+  h.query(addrs) -> QueryResult    a batch; one Lookup object per address
+  h.query_bulk(addrs) -> BulkResult
+                                   a batch as arrays: vma_index, reason and
+                                   file_offset per address are zero-copy
+                                   views of the C struct procmapq_lookup
+                                   array (no Python object per address),
+                                   plus the deduplicated VMA table; takes an
+                                   array('Q'), a uint64 buffer or bytes in
+                                   place, without a copy
+
+    import array
+    res = h.query_bulk(array.array("Q", addrs), sorted=True)
+    for i, j in enumerate(res.vma_index):
+        if j >= 0:
+            print(hex(res.addrs[i]), res.vma_name(j), hex(res.file_offset[i]))
+
 Loading: $PROCMAPQ_LIBRARY (a path; if set, it must load), then the soname
 libprocmapq.so.<MAJOR> (found through LD_LIBRARY_PATH and the system
 paths), then ctypes.util.find_library("procmapq"); ImportError names what
@@ -33,6 +54,7 @@ import dataclasses
 import errno as _errno
 import operator
 import os
+import struct as _struct
 from typing import Iterable, List, NamedTuple, Optional, Tuple
 
 # --- Constants (keep in sync with include/procmapq.h; a test compares) -----
@@ -381,6 +403,23 @@ for _name, (_argtypes, _restype) in SIGNATURES.items():
     if _name in ERROR_CHECKERS:
         _func.errcheck = ERROR_CHECKERS[_name]
 
+# The hot path (Handle.lookup, Handle.query_bulk, Handle.query) calls
+# procmapq_query through a second function object: no argtypes (every
+# argument is passed as a ready-made ctypes object, so ctypes converts
+# nothing), no errcheck (the caller tests the result) and no errno swapping.
+_fast_query = ctypes.CFUNCTYPE(_c_int)(("procmapq_query", _lib))
+_fast_query.argtypes = None
+_fast_enumerate = ctypes.CFUNCTYPE(_c_int)(("procmapq_enumerate", _lib))
+_fast_enumerate.argtypes = None
+_last_error = _lib.procmapq_last_error
+
+
+def _raise_errno(rc: int):
+    """Raises OSError(-rc) with the library's message for the call that just
+    failed on this thread (as check_negative_errno)."""
+    message = _last_error() or _lib.procmapq_strerror(rc)
+    raise OSError(-rc, message.decode("utf-8", "replace"))
+
 # --- Library-level functions -------------------------------------------------
 
 
@@ -532,6 +571,26 @@ class CompareReport:
 _NAME_BYTES_PER_VMA = 128
 # Retries after -ERANGE (the maps may grow between calls).
 _MAX_GROW_ATTEMPTS = 8
+# First guess of the VMA table of a batch (at most one VMA per address);
+# a handle remembers what its batches needed.
+_FIRST_VMAS_CAP = 256
+
+# The output element structs as struct formats (same layout as the ctypes
+# mirrors, which a test checks against the header): decoding a whole record
+# with one unpack is much cheaper than reading ctypes fields one by one.
+_LOOKUP_FMT = _struct.Struct("=iIQ8x")  # vma, reason, file_offset
+_VMA_FMT = _struct.Struct("=6Q7I20s32x")  # start..name_off, dev_major..build_id_len, build_id
+_LOOKUP_SIZE = _LOOKUP_FMT.size
+_VMA_SIZE = _VMA_FMT.size
+_NAME_AT = _struct.Struct("=Q20xI")  # name_off, name_len (at offset 40 of a VMA)
+# struct procmapq_vma_buf: size, vmas, vmas_cap, names, names_cap (in);
+# vmas_count, names_len, strategy, syscalls (out, from offset 40).
+_VMABUF_FMT = _struct.Struct("=7Q2I")
+_VMABUF_SIZE = _VMABUF_FMT.size
+_VMABUF_OUT = _struct.Struct("=2Q2I")
+_VMABUF_OUT_AT = 40
+_U64_FORMATS = frozenset(("Q", "L", "@Q", "@L"))  # native uint64 buffers
+_BYTE_FORMATS = frozenset(("B", "b", "c"))
 
 
 def _addr_array(addrs: Iterable[int]):
@@ -544,21 +603,79 @@ def _addr_array(addrs: Iterable[int]):
     return (_u64 * len(packed)).from_buffer(packed), packed, len(packed)
 
 
-def _vma_from(raw: ProcmapqVma, names: bytes) -> Vma:
-    return Vma(
-        start=raw.start,
-        end=raw.end,
-        offset=raw.offset,
-        inode=raw.inode,
-        page_size=raw.page_size,
-        dev_major=raw.dev_major,
-        dev_minor=raw.dev_minor,
-        perms=raw.perms,
-        kind=raw.kind,
-        flags=raw.flags,
-        name=names[raw.name_off : raw.name_off + raw.name_len],
-        build_id=bytes(raw.build_id[: raw.build_id_len]),
-    )
+def _addr_of(buffer):
+    """(address, export) of a writable buffer of at least one byte; the
+    export keeps the buffer from being resized or freed while it lives."""
+    export = ctypes.c_char.from_buffer(buffer)
+    return ctypes.addressof(export), export
+
+
+def _addr_buffer(addrs):
+    """(pointer argument, count, uint64 sequence, export) for a batch of
+    addresses. Zero copy for array('Q'), writable uint64 buffers (numpy
+    uint64 arrays, ...), bytes and writable bytes-like objects, which are
+    read as native-endian uint64s; anything else is iterated into an
+    array('Q') (OverflowError outside [0, 2**64), TypeError for
+    non-integers). The export must stay referenced during the call."""
+    if type(addrs) is array.array and addrs.typecode in "QL" and addrs.itemsize == 8:
+        seq = buf = addrs
+    else:
+        try:
+            view = memoryview(addrs)
+        except TypeError:
+            seq = buf = array.array("Q", addrs)
+        else:
+            if view.ndim != 1 or not view.c_contiguous:
+                raise ValueError("procmapq: addresses must be a 1-dimensional contiguous buffer")
+            if view.format in _BYTE_FORMATS:
+                if view.nbytes % 8:
+                    raise ValueError("procmapq: a bytes-like batch holds whole uint64 values (len % 8 == 0)")
+                view = view.cast("B")
+            elif not (view.format in _U64_FORMATS and view.itemsize == 8):
+                # Other item types (array('i'), int64, ...) are converted and
+                # range-checked like a sequence.
+                view = None
+            if view is None:
+                seq = buf = array.array("Q", addrs)
+            elif type(addrs) is bytes:
+                seq = view.cast("B").cast("Q")
+                n = len(seq)
+                return (ctypes.c_char_p(addrs) if n else None), n, seq, addrs
+            elif view.readonly:
+                seq = buf = array.array("Q")
+                buf.frombytes(view.cast("B"))
+            else:
+                buf = view
+                seq = view.cast("B").cast("Q")
+    n = len(seq)
+    if not n:
+        return None, 0, seq, None
+    export = ctypes.c_char.from_buffer(buf)
+    return ctypes.byref(export), n, seq, export
+
+
+def _new_vma(values, _new=object.__new__):
+    """A Vma from (start, end, offset, inode, page_size, dev_major,
+    dev_minor, perms, kind, flags, name, build_id) without the frozen
+    dataclass's __init__ (a dozen object.__setattr__ calls)."""
+    v = _new(Vma)
+    d = v.__dict__
+    (d["start"], d["end"], d["offset"], d["inode"], d["page_size"], d["dev_major"], d["dev_minor"], d["perms"],
+     d["kind"], d["flags"], d["name"], d["build_id"]) = values
+    return v
+
+
+def _vmas_from(vmas, names, count: int) -> List["Vma"]:
+    """The Vma objects of the first count records of a procmapq_vma array
+    (a bytes-like buffer) whose names are in names."""
+    out = []
+    names = memoryview(names)
+    for start, end, offset, inode, page_size, name_off, major, minor, perms, kind, flags, name_len, bid_len, bid in (
+        _VMA_FMT.iter_unpack(memoryview(vmas)[: count * _VMA_SIZE])
+    ):
+        out.append(_new_vma((start, end, offset, inode, page_size, major, minor, perms, kind, flags,
+                             names[name_off : name_off + name_len].tobytes(), bid[:bid_len])))
+    return out
 
 
 def _bytes_at(pointer: Optional[int], length: int) -> bytes:
@@ -569,12 +686,223 @@ def _query_opts(backend, perms, flags, cls):
     return cls(size=ctypes.sizeof(cls), backend=backend, flags=flags, perms=perms, reserved=0)
 
 
+# (backend, perms, flags) -> (opts struct, byref to it). The structs are
+# never written after creation, so threads share them.
+_opts_refs = {}
+
+
+def _opts_ref(backend, perms, flags):
+    key = (backend, perms, flags)
+    ref = _opts_refs.get(key)
+    if ref is None:
+        opts = _query_opts(backend, perms, flags, ProcmapqQueryOpts)
+        if len(_opts_refs) > 256:
+            _opts_refs.clear()
+        ref = _opts_refs[key] = ctypes.byref(opts)
+    return ref
+
+
+def _ptr(buffer):
+    """(byref argument, export) for a writable buffer of at least one byte."""
+    export = ctypes.c_char.from_buffer(buffer)
+    return ctypes.byref(export), export
+
+
+# Names longer than this in a one-address lookup fall back to query().
+_SINGLE_NAMES_CAP = 8192
+# The lookup, then name_off and name_len of the VMA record that follows it.
+_SINGLE_ANSWER = _struct.Struct("=iIQ8x40xQ20xI")
+_ONE = ctypes.c_size_t(1)
+
+
+class _Single:
+    """Reusable arguments of a one-address procmapq_query (Handle.lookup):
+    the address, the vma_buf, and one block holding the lookup, the single
+    VMA record and the names buffer, in that order (one unpack reads the
+    answer and the name's place; the record and the name are one contiguous
+    key for the handle's Vma cache), with the ctypes pointer objects made
+    once. A handle keeps a pool of them so that threads sharing the handle
+    never share one."""
+
+    __slots__ = ("addr", "addr_p", "block", "view", "lk_p", "buf", "buf_p", "keep")
+
+    def __init__(self):
+        self.addr = array.array("Q", [0])
+        self.block = bytearray(_LOOKUP_SIZE + _VMA_SIZE + _SINGLE_NAMES_CAP)
+        self.view = memoryview(self.block)
+        self.buf = bytearray(_VMABUF_SIZE)
+        self.addr_p, keep_addr = _ptr(self.addr)
+        self.buf_p, keep_buf = _ptr(self.buf)
+        block_addr, keep_block = _addr_of(self.block)
+        self.lk_p = ctypes.c_void_p(block_addr)
+        _VMABUF_FMT.pack_into(self.buf, 0, _VMABUF_SIZE, block_addr + _LOOKUP_SIZE, 1,
+                              block_addr + _LOOKUP_SIZE + _VMA_SIZE, _SINGLE_NAMES_CAP, 0, 0, 0, 0)
+        self.keep = (keep_addr, keep_buf, keep_block)
+
+
+class BulkResult:
+    """The answers of Handle.query_bulk(): per-address arrays in input order
+    and the deduplicated VMA table, as zero-copy views of the C arrays the
+    library wrote (struct procmapq_lookup[n], struct procmapq_vma[count]).
+    No Python object is made per address unless asked for.
+
+    Per address i (memoryviews, 1-dimensional, length len(result)):
+      vma_index[i]    int32: index into the VMA table, -1 when not found
+      reason[i]       uint32: REASON_*
+      file_offset[i]  uint64: addr - vma.start + vma.offset when found, else 0
+    Per VMA j of the table (length count, ascending addresses):
+      vma_start, vma_end, vma_offset, vma_inode, vma_page_size (uint64),
+      vma_dev_major, vma_dev_minor, vma_perms, vma_kind, vma_flags (uint32);
+      vma_name(j) -> bytes; vma(j) -> Vma; vmas -> list of Vma (built once).
+    Whole arrays: lookups_buffer (n * 24 bytes), vmas_buffer (count * 128
+    bytes), names_buffer (the names, each NUL-terminated) -- e.g. for
+    numpy.frombuffer with a structured dtype.
+    Also: addrs (the addresses as a uint64 sequence: the array given, a
+    memoryview of the buffer given, or the array a sequence was copied into),
+    strategy (STRATEGY_*), syscalls, lookup(i) -> Lookup, lookups() ->
+    list of Lookup (the object API's answers).
+
+    Views are strided (memoryview slicing: no copy); .tolist() gives a list,
+    array.array(code, view) an array copy. A result stays valid as long as
+    it is referenced; the views keep its buffers alive."""
+
+    __slots__ = ("addrs", "count", "strategy", "syscalls", "_n", "_lk", "_vm", "_names", "_names_len",
+                 "_views", "_vmas")
+
+    def __init__(self, addrs, n, lk, vm, names, count, names_len, strategy, syscalls):
+        self.addrs = addrs
+        self._n = n
+        self._lk = lk
+        self._vm = vm
+        self._names = names
+        self._names_len = names_len
+        self.count = count  # VMAs in the table
+        self.strategy = strategy
+        self.syscalls = syscalls
+        self._views = {}
+        self._vmas = None
+
+    def __len__(self):
+        return self._n
+
+    def __repr__(self):
+        return f"<procmapq.BulkResult {self._n} addresses, {self.count} VMAs, strategy {self.strategy}>"
+
+    def _lk_view(self, fmt, start, step):
+        key = (0, fmt, start)
+        v = self._views.get(key)
+        if v is None:
+            v = self._views[key] = memoryview(self._lk)[: self._n * _LOOKUP_SIZE].cast(fmt)[start::step]
+        return v
+
+    def _vm_view(self, fmt, start, step):
+        key = (1, fmt, start)
+        v = self._views.get(key)
+        if v is None:
+            v = self._views[key] = memoryview(self._vm)[: self.count * _VMA_SIZE].cast(fmt)[start::step]
+        return v
+
+    # Per address: struct procmapq_lookup is {int32 vma; uint32 reason;
+    # uint64 file_offset; uint64 reserved} = 6 x 32 bits = 3 x 64 bits.
+    @property
+    def vma_index(self) -> memoryview:
+        return self._lk_view("i", 0, 6)
+
+    @property
+    def reason(self) -> memoryview:
+        return self._lk_view("I", 1, 6)
+
+    @property
+    def file_offset(self) -> memoryview:
+        return self._lk_view("Q", 1, 3)
+
+    @property
+    def lookups_buffer(self) -> memoryview:
+        return memoryview(self._lk)[: self._n * _LOOKUP_SIZE].toreadonly()
+
+    # Per VMA: struct procmapq_vma is 16 x 64 bits; the uint32 fields start
+    # at 32-bit word 12.
+    vma_start = property(lambda self: self._vm_view("Q", 0, 16))
+    vma_end = property(lambda self: self._vm_view("Q", 1, 16))
+    vma_offset = property(lambda self: self._vm_view("Q", 2, 16))
+    vma_inode = property(lambda self: self._vm_view("Q", 3, 16))
+    vma_page_size = property(lambda self: self._vm_view("Q", 4, 16))
+    vma_dev_major = property(lambda self: self._vm_view("I", 12, 32))
+    vma_dev_minor = property(lambda self: self._vm_view("I", 13, 32))
+    vma_perms = property(lambda self: self._vm_view("I", 14, 32))
+    vma_kind = property(lambda self: self._vm_view("I", 15, 32))
+    vma_flags = property(lambda self: self._vm_view("I", 16, 32))
+
+    @property
+    def vmas_buffer(self) -> memoryview:
+        return memoryview(self._vm)[: self.count * _VMA_SIZE].toreadonly()
+
+    @property
+    def names_buffer(self) -> memoryview:
+        return memoryview(self._names)[: self._names_len].toreadonly()
+
+    def vma_name(self, j: int) -> bytes:
+        if not 0 <= j < self.count:
+            raise IndexError("procmapq: VMA index out of range")
+        off, length = _NAME_AT.unpack_from(self._vm, j * _VMA_SIZE + 40)
+        return bytes(self._names[off : off + length])
+
+    @property
+    def vmas(self) -> List[Vma]:
+        """The VMA table as Vma objects (built on first use)."""
+        if self._vmas is None:
+            self._vmas = _vmas_from(self._vm, self._names, self.count)
+        return self._vmas
+
+    def vma(self, j: int) -> Vma:
+        if not 0 <= j < self.count:
+            raise IndexError("procmapq: VMA index out of range")
+        return self.vmas[j]
+
+    def lookup(self, i: int) -> Lookup:
+        """The answer for address i as a Lookup."""
+        if not -self._n <= i < self._n:
+            raise IndexError("procmapq: address index out of range")
+        i %= self._n
+        vma, reason, off = _LOOKUP_FMT.unpack_from(self._lk, i * _LOOKUP_SIZE)
+        return Lookup(self.addrs[i], reason, off, self.vmas[vma] if vma >= 0 else None)
+
+    def lookups(self) -> List[Lookup]:
+        """One Lookup per address (input order), sharing the Vma objects."""
+        table = self.vmas + [None]  # index -1 (not found) -> None
+        new = tuple.__new__
+        return [
+            new(Lookup, answer)
+            for answer in zip(self.addrs, self.reason.tolist(), self.file_offset.tolist(),
+                              map(table.__getitem__, self.vma_index.tolist()))
+        ]
+
+
+def _query_flags(file_backed, build_ids, sorted_):
+    return (QUERY_FILE_BACKED if file_backed else 0) | (QUERY_BUILD_IDS if build_ids else 0) | (
+        QUERY_SORTED if sorted_ else 0)
+
+
+# (backend, perms, file_backed, build_ids) of Handle.lookup -> opts byref.
+_lookup_opts = {}
+_VMA_CACHE_MAX = 4096
+_new_tuple = tuple.__new__
+
+
 class Handle:
     """An open target address space; a context manager that closes it.
     Create with open(), open_fd() or open_text()."""
 
     def __init__(self, raw):
         self._raw = raw
+        self._pool = []  # _Single argument sets for lookup()
+        self._vma_cache = {}  # lookup(): (VMA record, name) -> Vma
+        # What this handle's batches and enumerations needed: the first
+        # arrays of the next call are that large (fewer -ERANGE retries).
+        self._vmas_hint = _FIRST_VMAS_CAP
+        self._names_hint = _FIRST_VMAS_CAP * _NAME_BYTES_PER_VMA
+        self._enum_vmas_hint = _FIRST_VMAS_CAP
+        self._enum_names_hint = _FIRST_VMAS_CAP * _NAME_BYTES_PER_VMA
 
     def __enter__(self):
         return self
@@ -615,68 +943,129 @@ class Handle:
         """Reopens a pid handle's maps after the process exec'd."""
         _lib.procmapq_reopen(self._handle())
 
-    def _fill(self, call, vmas_cap: int, names_cap: int):
-        """Runs call(buf) with growing arrays while it raises ERANGE; returns
-        the VMAs, the strategy and the syscall count."""
+    def _table(self, call, vmas_cap: int, names_cap: int):
+        """Runs call(vma_buf pointer) with VMA and name arrays of these sizes,
+        growing them while it returns -ERANGE; raises OSError on other
+        errors. Returns (vmas, names, count, names_len, strategy, syscalls)
+        with vmas and names the bytearrays the library wrote."""
         for attempt in range(_MAX_GROW_ATTEMPTS + 1):
-            vmas = (ProcmapqVma * vmas_cap)() if vmas_cap else None
-            names = ctypes.create_string_buffer(names_cap) if names_cap else None
-            buf = ProcmapqVmaBuf(
-                size=ctypes.sizeof(ProcmapqVmaBuf),
-                vmas=vmas,
-                vmas_cap=vmas_cap,
-                names=ctypes.cast(names, ctypes.c_void_p) if names is not None else None,
-                names_cap=names_cap,
-            )
-            try:
-                count = call(ctypes.byref(buf))
-            except OSError as err:
-                if err.errno != _errno.ERANGE or attempt == _MAX_GROW_ATTEMPTS:
-                    raise
-                vmas_cap = buf.vmas_count + buf.vmas_count // 4 + 16
-                names_cap = buf.names_len + buf.names_len // 4 + 4096
-                continue
-            raw_names = names.raw if names is not None else b""
-            table = [_vma_from(vmas[i], raw_names) for i in range(count)]
-            return table, buf.strategy, buf.syscalls
+            vmas = bytearray(vmas_cap * _VMA_SIZE)
+            names = bytearray(names_cap)
+            vmas_addr, keep_vmas = _addr_of(vmas) if vmas_cap else (0, None)
+            names_addr, keep_names = _addr_of(names) if names_cap else (0, None)
+            buf = bytearray(_VMABUF_SIZE)
+            _VMABUF_FMT.pack_into(buf, 0, _VMABUF_SIZE, vmas_addr, vmas_cap, names_addr, names_cap, 0, 0, 0, 0)
+            buf_p, keep_buf = _ptr(buf)
+            rc = call(buf_p)
+            count, names_len, strategy, syscalls = _VMABUF_OUT.unpack_from(buf, _VMABUF_OUT_AT)
+            if rc >= 0:
+                return vmas, names, rc, names_len, strategy, syscalls
+            if rc != -_errno.ERANGE or attempt == _MAX_GROW_ATTEMPTS:
+                _raise_errno(rc)
+            # count and names_len are the sizes needed.
+            vmas_cap = count + count // 4 + 16
+            names_cap = names_len + names_len // 4 + 4096
         raise AssertionError("unreachable")
 
     def enumerate(self, backend=BACKEND_AUTO, perms=0, file_backed=False, build_ids=False) -> VmaTable:
         """Every VMA that has all of perms (and maps a file, if file_backed),
         ascending."""
-        flags = (QUERY_FILE_BACKED if file_backed else 0) | (QUERY_BUILD_IDS if build_ids else 0)
-        opts = _query_opts(backend, perms, flags, ProcmapqQueryOpts)
-        handle = self._handle()
-        vmas, strategy, syscalls = self._fill(
-            lambda buf: _lib.procmapq_enumerate(handle, ctypes.byref(opts), buf), 256, 256 * _NAME_BYTES_PER_VMA
-        )
-        return VmaTable(vmas, strategy, syscalls)
+        opts = _opts_ref(backend, perms, _query_flags(file_backed, build_ids, False))
+        raw = self._handle()
+        vmas, names, count, names_len, strategy, syscalls = self._table(
+            lambda buf: _fast_enumerate(raw, opts, buf), self._enum_vmas_hint, self._enum_names_hint)
+        # Room for the next enumeration, with some growth.
+        self._enum_vmas_hint = max(self._enum_vmas_hint, count + count // 8 + 16)
+        self._enum_names_hint = max(self._enum_names_hint, names_len + names_len // 8 + 4096)
+        return VmaTable(_vmas_from(vmas, names, count), strategy, syscalls)
+
+    def query_bulk(
+        self, addrs, backend=BACKEND_AUTO, perms=0, file_backed=False, build_ids=False, sorted=False
+    ) -> BulkResult:
+        """Resolves a batch of addresses in one call and returns the answers
+        as arrays (a BulkResult): vma_index, reason and file_offset per
+        address, in input order, plus the deduplicated VMA table; no Python
+        object is made per address.
+
+        addrs: an array('Q') or any writable buffer of native uint64 (a numpy
+        uint64 array, ...) or bytes (its bytes read as native-endian
+        uint64s) is used in place, without a copy; any other iterable of
+        ints is copied into an array('Q') (OverflowError outside [0, 2**64)).
+        Options as query(); sorted=True promises ascending addresses (skips
+        a sort; unsorted input is still answered right). OSError (with the
+        library's message) on failure, ProcessLookupError if the target went
+        away."""
+        ptr, n, seq, keep_addrs = _addr_buffer(addrs)
+        raw = self._handle()
+        opts = _opts_ref(backend, perms, _query_flags(file_backed, build_ids, sorted))
+        lookups = bytearray(n * _LOOKUP_SIZE)
+        lookups_p, keep_lookups = _ptr(lookups) if n else (None, None)
+        count = ctypes.c_size_t(n)
+        vmas_cap = min(n, self._vmas_hint)
+        names_cap = max(4096, min(self._names_hint, vmas_cap * 2 * _NAME_BYTES_PER_VMA)) if n else 0
+        vmas, names, vma_count, names_len, strategy, syscalls = self._table(
+            lambda buf: _fast_query(raw, ptr, count, opts, lookups_p, buf), vmas_cap, names_cap)
+        if len(vmas) > vmas_cap * _VMA_SIZE or len(names) > names_cap:  # grown: remember for next time
+            self._vmas_hint = max(self._vmas_hint, len(vmas) // _VMA_SIZE)
+            self._names_hint = max(self._names_hint, len(names))
+        return BulkResult(seq, n, lookups, vmas, names, vma_count, names_len, strategy, syscalls)
 
     def query(
         self, addrs: Iterable[int], backend=BACKEND_AUTO, perms=0, file_backed=False, build_ids=False, sorted=False
     ) -> QueryResult:
         """Resolves a batch of addresses (any order, duplicates allowed) in
-        one call."""
-        c_addrs, keep, n = _addr_array(addrs)
-        flags = (
-            (QUERY_FILE_BACKED if file_backed else 0)
-            | (QUERY_BUILD_IDS if build_ids else 0)
-            | (QUERY_SORTED if sorted else 0)
-        )
-        opts = _query_opts(backend, perms, flags, ProcmapqQueryOpts)
-        lookups = (ProcmapqLookup * n)() if n else None
-        handle = self._handle()
-        first = min(max(n, 1), 4096)
-        vmas, strategy, syscalls = self._fill(
-            lambda buf: _lib.procmapq_query(handle, c_addrs, n, ctypes.byref(opts), lookups, buf),
-            first,
-            first * _NAME_BYTES_PER_VMA,
-        )
-        answers = [
-            Lookup(addr, lk.reason, lk.file_offset, vmas[lk.vma] if lk.vma >= 0 else None)
-            for addr, lk in zip(keep, lookups or [])
-        ]
-        return QueryResult(answers, vmas, strategy, syscalls)
+        one call; one Lookup object per address. query_bulk() answers the
+        same without the per-address objects, lookup() one address faster."""
+        res = self.query_bulk(addrs, backend, perms, file_backed, build_ids, sorted)
+        return QueryResult(res.lookups(), res.vmas, res.strategy, res.syscalls)
+
+    def lookup(self, addr: int, backend=BACKEND_AUTO, perms=0, file_backed=False, build_ids=False) -> Lookup:
+        """Resolves one address: the same answer as query([addr]).lookups[0]
+        at a fraction of the cost (reused argument buffers, no table, and a
+        Vma object reused while the VMA does not change)."""
+        raw = self._raw
+        if not raw:
+            raise ValueError("procmapq: operation on a closed handle")
+        opts = _lookup_opts.get((backend, perms, file_backed, build_ids))
+        if opts is None:
+            if len(_lookup_opts) > 256:
+                _lookup_opts.clear()
+            opts = _lookup_opts[(backend, perms, file_backed, build_ids)] = _opts_ref(
+                backend, perms, _query_flags(file_backed, build_ids, False))
+        pool = self._pool
+        try:
+            s = pool.pop()
+        except IndexError:
+            s = _Single()
+        try:
+            s.addr[0] = addr  # OverflowError / TypeError as array('Q')
+            rc = _fast_query(raw, s.addr_p, _ONE, opts, s.lk_p, s.buf_p)
+            if rc < 0:
+                if rc == -_errno.ERANGE:  # a name longer than _SINGLE_NAMES_CAP
+                    return self.query([addr], backend, perms, file_backed, build_ids).lookups[0]
+                _raise_errno(rc)
+            index, reason, offset, name_off, name_len = _SINGLE_ANSWER.unpack_from(s.block)
+            if type(addr) is not int:
+                addr = s.addr[0]
+            if index < 0:
+                return _new_tuple(Lookup, (addr, reason, offset, None))
+            if name_off:  # not the layout this path expects: the general path
+                return self.query([addr], backend, perms, file_backed, build_ids).lookups[0]
+            # The record and the name: equal keys make equal Vma objects.
+            key = s.view[_LOOKUP_SIZE : _LOOKUP_SIZE + _VMA_SIZE + name_len].tobytes()
+            cache = self._vma_cache
+            vma = cache.get(key)
+            if vma is None:
+                (start, end, offset_, inode, page_size, _, major, minor, perms_, kind, flags, _, bid_len,
+                 bid) = _VMA_FMT.unpack_from(key)
+                vma = _new_vma((start, end, offset_, inode, page_size, major, minor, perms_, kind, flags,
+                                key[_VMA_SIZE:], bid[:bid_len]))
+                if len(cache) >= _VMA_CACHE_MAX:
+                    cache.clear()
+                cache[key] = vma
+            return _new_tuple(Lookup, (addr, reason, offset, vma))
+        finally:
+            pool.append(s)
 
     def normalize(
         self,
