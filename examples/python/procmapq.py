@@ -55,6 +55,7 @@ import errno as _errno
 import operator
 import os
 import struct as _struct
+import sys
 from typing import Iterable, List, NamedTuple, Optional, Tuple
 
 # --- Constants (keep in sync with include/procmapq.h; a test compares) -----
@@ -589,7 +590,9 @@ _VMABUF_FMT = _struct.Struct("=7Q2I")
 _VMABUF_SIZE = _VMABUF_FMT.size
 _VMABUF_OUT = _struct.Struct("=2Q2I")
 _VMABUF_OUT_AT = 40
-_U64_FORMATS = frozenset(("Q", "L", "@Q", "@L"))  # native uint64 buffers
+# Buffer formats of uint64 items in native byte order (ctypes arrays say
+# "<Q"; numpy uint64 arrays "L"); the item size is checked too.
+_U64_FORMATS = frozenset(("Q", "L", "@Q", "@L", "=Q", "=L") + (("<Q", "<L") if sys.byteorder == "little" else ((">Q", ">L"))))
 _BYTE_FORMATS = frozenset(("B", "b", "c"))
 
 

@@ -7,6 +7,7 @@ Optional: PROCMAPQ_TARGET (build/target), PROCMAPQ_ABI_LAYOUT
 and tests/abi/layout.c with $CC (default cc).
 """
 
+import array
 import ctypes
 import errno
 import os
@@ -356,6 +357,195 @@ class TestLive(LiveCase):
             self.assertEqual(failures, [])
 
 
+class TestFastForms(LiveCase):
+    """Handle.lookup and Handle.query_bulk give the answers of query() and
+    of the tests' own parser."""
+
+    def check_bulk(self, what, addrs, bulk, entries, backend, perms=0, file_backed=False):
+        """The arrays agree with the object views of the same result, and
+        those with the parser."""
+        n = len(addrs)
+        self.assertEqual(len(bulk), n, what)
+        self.assertEqual(list(bulk.addrs), list(addrs), what)
+        index, reason, offset = bulk.vma_index.tolist(), bulk.reason.tolist(), bulk.file_offset.tolist()
+        self.assertEqual((len(index), len(reason), len(offset)), (n, n, n), what)
+        self.assertEqual(len(bulk.lookups_buffer), n * ctypes.sizeof(procmapq.ProcmapqLookup), what)
+        vmas = bulk.vmas
+        self.assertEqual(len(vmas), bulk.count, what)
+        self.assertEqual(len(bulk.vmas_buffer), bulk.count * ctypes.sizeof(procmapq.ProcmapqVma), what)
+        for field in ("start", "end", "offset", "inode", "page_size", "dev_major", "dev_minor", "perms", "kind",
+                      "flags"):
+            self.assertEqual(getattr(bulk, "vma_" + field).tolist(), [getattr(v, field) for v in vmas],
+                             f"{what}: vma_{field}")
+        for j, v in enumerate(vmas):
+            self.assertEqual(bulk.vma_name(j), v.name, what)
+            self.assertIs(bulk.vma(j), v, what)
+            self.assertEqual(bulk.names_buffer[:len(v.name)].tobytes() if j == 0 and v.name else v.name, v.name)
+        lookups = bulk.lookups()
+        for i, lk in enumerate(lookups):
+            self.assertEqual((lk.addr, lk.reason, lk.file_offset), (addrs[i], reason[i], offset[i]), what)
+            self.assertIs(lk.vma, vmas[index[i]] if index[i] >= 0 else None, what)
+            self.assertEqual(index[i] >= 0, reason[i] == procmapq.REASON_FOUND, what)
+        if n:
+            self.assertEqual(bulk.lookup(n - 1), lookups[-1], what)
+            self.assertEqual(bulk.lookup(-1), lookups[-1], what)
+        res = procmapq.QueryResult(lookups, vmas, bulk.strategy, bulk.syscalls)
+        self.check_query(what, list(addrs), res, entries, backend, perms, file_backed)
+        return lookups
+
+    def check_lookup(self, what, addr, lk, entries, backend, perms=0, file_backed=False):
+        # A one-address result: auto answers it with an ioctl when it can,
+        # which the VMA's page size tells.
+        res = procmapq.QueryResult([lk], [lk.vma] if lk.vma else [], procmapq.STRATEGY_POINT_IOCTL, 0)
+        self.check_query(what, [addr], res, entries, backend, perms, file_backed)
+
+    def test_bulk_and_lookup_agree_with_query_and_the_parser(self):
+        with Target("-f", "-m", "2", "-n", "40") as t, procmapq.open(t.pid) as h:
+            entries = maps_text.read(t.pid)
+            addrs = test_addresses(entries)
+            packed = array.array("Q", addrs)
+            for backend in backends():
+                for perms, file_backed in FILTERS:
+                    what = f"backend {backend} perms {procmapq.perms_string(perms)} file_backed {file_backed}"
+                    opts = dict(backend=backend, perms=perms, file_backed=file_backed)
+                    bulk = h.query_bulk(packed, **opts)
+                    lookups = self.check_bulk("bulk " + what, addrs, bulk, entries, backend, perms, file_backed)
+                    singles = [h.lookup(a, **opts) for a in addrs]
+                    for a, lk in zip(addrs, singles):
+                        self.check_lookup(f"lookup {what} {a:#x}", a, lk, entries, backend, perms, file_backed)
+                    if backend != procmapq.BACKEND_AUTO:
+                        # Forced backends: exactly the same answers by all
+                        # three forms (auto may choose another strategy per
+                        # call, and only the ioctl reports page sizes).
+                        self.assertEqual(lookups, h.query(addrs, **opts).lookups, what)
+                        self.assertEqual(singles, lookups, what)
+
+    def test_bulk_inputs(self):
+        """Every accepted form of the addresses gives the same answers;
+        array('Q'), writable uint64 buffers and bytes are used in place."""
+        with Target("-m", "2", "-n", "20") as t, procmapq.open(t.pid) as h:
+            entries = maps_text.read(t.pid)
+            addrs = sorted(test_addresses(entries, seed=3))
+            want = h.query_bulk(addrs, backend=procmapq.BACKEND_TEXT).lookups()
+            packed = array.array("Q", addrs)
+            raw = packed.tobytes()
+            forms = {
+                "list": addrs,
+                "tuple": tuple(addrs),
+                "generator": (a for a in addrs),
+                "array Q": packed,
+                "array L": array.array("L", addrs),
+                "bytes": raw,
+                "bytearray": bytearray(raw),
+                "memoryview Q": memoryview(bytearray(raw)).cast("Q"),
+                "read-only memoryview": memoryview(raw)[0:],
+                "ctypes uint64 array": (ctypes.c_uint64 * len(addrs))(*addrs),
+            }
+            for name, form in forms.items():
+                for sorted_ in (False, True):
+                    if name == "generator":
+                        form = (a for a in addrs)
+                    res = h.query_bulk(form, backend=procmapq.BACKEND_TEXT, sorted=sorted_)
+                    self.assertEqual(res.lookups(), want, f"{name} sorted={sorted_}")
+            self.assertIs(h.query_bulk(packed).addrs, packed, "array('Q') is used in place")
+            # Small items are converted and range-checked like a list.
+            small = [e.start for e in entries[:4]]
+            self.assertEqual(h.query_bulk(array.array("q", small), backend=procmapq.BACKEND_TEXT).lookups(),
+                             h.query_bulk(small, backend=procmapq.BACKEND_TEXT).lookups())
+            for bad in ([-1], [2**64], array.array("q", [-1])):
+                with self.assertRaises(OverflowError):
+                    h.query_bulk(bad)
+            with self.assertRaises(TypeError):
+                h.query_bulk(["x"])
+            with self.assertRaises(ValueError):
+                h.query_bulk(b"1234567")  # not whole uint64s
+            empty = h.query_bulk(array.array("Q"))
+            self.assertEqual((len(empty), empty.count, empty.vma_index.tolist(), empty.lookups()), (0, 0, [], []))
+            self.assertEqual(h.query_bulk(b"").lookups(), [])
+
+    def test_bulk_views_outlive_the_call(self):
+        with Target("-m", "1") as t, procmapq.open(t.pid) as h:
+            entries = maps_text.read(t.pid)
+            addrs = [e.start for e in entries if e.ioctl_visible]
+            index = h.query_bulk(addrs).vma_index  # the result itself is dropped
+            other = h.query_bulk(addrs[::-1])
+            self.assertEqual(index.tolist(), list(range(len(addrs))))
+            self.assertEqual(array.array("i", index).tolist(), index.tolist())
+            self.assertEqual(other.vma_index.tolist(), list(range(len(addrs)))[::-1])
+
+    def test_large_maps_bulk(self):
+        # More VMAs than the first guess: -ERANGE, a retry with the sizes the
+        # library reports, and a handle that remembers them.
+        with Target("-n", "5000", "-m", "3") as t, procmapq.open(t.pid) as h:
+            entries = maps_text.read(t.pid)
+            addrs = sorted(test_addresses(entries, seed=11))
+            for backend in backends():
+                for _ in range(2):
+                    res = h.query_bulk(array.array("Q", addrs), backend=backend, sorted=True)
+                    self.check_bulk(f"5000 VMAs bulk backend {backend}", addrs, res, entries, backend)
+                    self.assertGreater(res.count, 5000)
+
+    def test_lookup_long_names_fall_back(self):
+        """A name longer than the lookup buffers: the general path answers."""
+        with Target("-f") as t:
+            entries = maps_text.read(t.pid)
+            longest = max((e for e in entries if e.ioctl_visible), key=lambda e: len(e.name))
+            self.assertGreater(len(longest.name), 64)
+            saved = procmapq._SINGLE_NAMES_CAP
+            procmapq._SINGLE_NAMES_CAP = 64
+            try:
+                with procmapq.open(t.pid) as h:
+                    for backend in backends():
+                        lk = h.lookup(longest.start, backend=backend)
+                        self.check_lookup(f"long name backend {backend}", longest.start, lk, entries, backend)
+            finally:
+                procmapq._SINGLE_NAMES_CAP = saved
+
+    def test_lookup_reuses_vma_objects(self):
+        with Target("-m", "1") as t, procmapq.open(t.pid) as h:
+            e = next(e for e in maps_text.read(t.pid) if e.name.endswith(b"module-0.so"))
+            first, second = h.lookup(e.start), h.lookup(e.end - 1)
+            self.assertIs(first.vma, second.vma)
+            self.assertEqual(second.file_offset, e.end - 1 - e.start + e.offset)
+
+    def test_fast_forms_shared_by_threads(self):
+        with Target("-m", "2", "-n", "100") as t, procmapq.open(t.pid) as h:
+            entries = maps_text.read(t.pid)
+            failures = []
+
+            def work(seed):
+                try:
+                    addrs = test_addresses(entries, seed)
+                    for _ in range(5):
+                        self.check_bulk(f"thread {seed}", addrs, h.query_bulk(addrs), entries, procmapq.BACKEND_AUTO)
+                        for a in addrs[:50]:
+                            self.check_lookup(f"thread {seed}", a, h.lookup(a), entries, procmapq.BACKEND_AUTO)
+                except Exception as err:  # reported by the main thread
+                    failures.append(err)
+
+            threads = [threading.Thread(target=work, args=(seed,)) for seed in range(1, 5)]
+            for th in threads:
+                th.start()
+            for th in threads:
+                th.join()
+            self.assertEqual(failures, [])
+
+    def test_module_docstring_bulk_example(self):
+        """The bulk example of procmapq.py's docstring, on this process."""
+        import contextlib
+        import io
+
+        match = re.search(r"\n    import array\n(.*?)\n\n", procmapq.__doc__, re.S)
+        self.assertIsNotNone(match)
+        code = "import array\n" + "\n".join(line[4:] for line in match.group(1).splitlines())
+        addr = ctypes.cast(procmapq._lib.procmapq_version, ctypes.c_void_p).value
+        printed = io.StringIO()
+        with procmapq.open() as h, contextlib.redirect_stdout(printed):
+            exec(compile(code, "procmapq.py docstring", "exec"), {"h": h, "addrs": [addr, addr + 1]})
+        self.assertIn(hex(addr), printed.getvalue())
+        self.assertIn("libprocmapq.so", printed.getvalue())
+
+
 def elf_build_id(path: bytes) -> bytes:
     """The GNU build ID from an ELF64 file's PT_NOTE segments (b"" if none)."""
     import struct
@@ -423,6 +613,12 @@ class TestBadInput(unittest.TestCase):
             for bad in ([-1], [2**64], ["x"]):
                 with self.assertRaises((OverflowError, TypeError)):
                     h.query(bad)
+                with self.assertRaises((OverflowError, TypeError)):
+                    h.lookup(bad[0])
+            for call in (lambda: h.lookup(0x1000, backend=9), lambda: h.query_bulk([0x1000], backend=9)):
+                with self.assertRaises(OSError) as cm:
+                    call()
+                self.assertLibraryError(cm, errno.EINVAL)
             with self.assertRaises(OSError) as cm:
                 h.query([0x1000], backend=9)
             self.assertLibraryError(cm, errno.EINVAL)
@@ -431,6 +627,10 @@ class TestBadInput(unittest.TestCase):
             self.assertLibraryError(cm, errno.EINVAL)
         with self.assertRaises(ValueError):
             h.query([0x1000])  # closed
+        with self.assertRaises(ValueError):
+            h.lookup(0x1000)
+        with self.assertRaises(ValueError):
+            h.query_bulk([0x1000])
         h.close()  # closing twice is harmless
         with procmapq.open_text(b"1000-2000 r--p 00000000 00:00 0 \n") as text:
             with self.assertRaises(OSError) as cm:
@@ -469,7 +669,8 @@ class TestBadInput(unittest.TestCase):
         h = procmapq.open(t.pid)
         t.exit()
         with h:
-            for call in (lambda: h.query([0x1000]), h.enumerate, lambda: h.normalize([0x1000])):
+            for call in (lambda: h.query([0x1000]), h.enumerate, lambda: h.normalize([0x1000]),
+                         lambda: h.lookup(0x1000), lambda: h.query_bulk([0x1000])):
                 with self.assertRaises(ProcessLookupError) as cm:
                     call()
                 self.assertIn(str(t.pid), str(cm.exception))
