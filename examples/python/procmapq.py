@@ -52,6 +52,7 @@ import ctypes
 import ctypes.util
 import dataclasses
 import errno as _errno
+import functools
 import operator
 import os
 import struct as _struct
@@ -410,8 +411,12 @@ for _name, (_argtypes, _restype) in SIGNATURES.items():
 # nothing), no errcheck (the caller tests the result) and no errno swapping.
 _fast_query = ctypes.CFUNCTYPE(_c_int)(("procmapq_query", _lib))
 _fast_query.argtypes = None
-_fast_enumerate = ctypes.CFUNCTYPE(_c_int)(("procmapq_enumerate", _lib))
-_fast_enumerate.argtypes = None
+# Batches and enumerations pass addresses as ints (c_void_p converts them
+# in C) into one block per call.
+_bulk_query = ctypes.CFUNCTYPE(_c_int, ctypes.c_void_p, ctypes.c_void_p, _size_t, ctypes.c_void_p, ctypes.c_void_p,
+                               ctypes.c_void_p)(("procmapq_query", _lib))
+_bulk_enumerate = ctypes.CFUNCTYPE(_c_int, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p)(
+    ("procmapq_enumerate", _lib))
 _last_error = _lib.procmapq_last_error
 
 
@@ -727,7 +732,7 @@ class _Single:
     once. A handle keeps a pool of them so that threads sharing the handle
     never share one."""
 
-    __slots__ = ("addr", "addr_p", "block", "view", "lk_p", "buf", "buf_p", "keep")
+    __slots__ = ("addr", "addr_p", "block", "view", "lk_p", "buf", "buf_p", "keep", "calls")
 
     def __init__(self):
         self.addr = array.array("Q", [0])
@@ -741,6 +746,17 @@ class _Single:
         _VMABUF_FMT.pack_into(self.buf, 0, _VMABUF_SIZE, block_addr + _LOOKUP_SIZE, 1,
                               block_addr + _LOOKUP_SIZE + _VMA_SIZE, _SINGLE_NAMES_CAP, 0, 0, 0, 0)
         self.keep = (keep_addr, keep_buf, keep_block)
+        # (backend, perms, file_backed, build_ids) -> the call with every
+        # argument bound (a handle's own _Single: the handle is fixed).
+        self.calls = {}
+
+    def bind(self, raw, backend, perms, file_backed, build_ids):
+        if len(self.calls) > 64:
+            self.calls.clear()
+        call = self.calls[(backend, perms, file_backed, build_ids)] = functools.partial(
+            _fast_query, raw, self.addr_p, _ONE, _opts_ref(backend, perms, _query_flags(file_backed, build_ids, False)),
+            self.lk_p, self.buf_p)
+        return call
 
 
 class BulkResult:
@@ -886,8 +902,6 @@ def _query_flags(file_backed, build_ids, sorted_):
         QUERY_SORTED if sorted_ else 0)
 
 
-# (backend, perms, file_backed, build_ids) of Handle.lookup -> opts byref.
-_lookup_opts = {}
 _VMA_CACHE_MAX = 4096
 _new_tuple = tuple.__new__
 
@@ -946,28 +960,34 @@ class Handle:
         """Reopens a pid handle's maps after the process exec'd."""
         _lib.procmapq_reopen(self._handle())
 
-    def _table(self, call, vmas_cap: int, names_cap: int):
-        """Runs call(vma_buf pointer) with VMA and name arrays of these sizes,
-        growing them while it returns -ERANGE; raises OSError on other
-        errors. Returns (vmas, names, count, names_len, strategy, syscalls)
-        with vmas and names the bytearrays the library wrote."""
+    def _run(self, call, n: int, vmas_cap: int, names_cap: int):
+        """Runs call(base) with one zeroed block at address base holding,
+        in order, the struct procmapq_vma_buf, n lookups, vmas_cap VMA
+        records and names_cap name bytes (one allocation and one ctypes
+        export per call), growing it while the call returns -ERANGE; raises
+        OSError on other errors. Returns (lookups, vmas, names, count,
+        names_len, strategy, syscalls): the first three are memoryviews of
+        the block as the library wrote it."""
+        vmas_at = _VMABUF_SIZE + n * _LOOKUP_SIZE
         for attempt in range(_MAX_GROW_ATTEMPTS + 1):
-            vmas = bytearray(vmas_cap * _VMA_SIZE)
-            names = bytearray(names_cap)
-            vmas_addr, keep_vmas = _addr_of(vmas) if vmas_cap else (0, None)
-            names_addr, keep_names = _addr_of(names) if names_cap else (0, None)
-            buf = bytearray(_VMABUF_SIZE)
-            _VMABUF_FMT.pack_into(buf, 0, _VMABUF_SIZE, vmas_addr, vmas_cap, names_addr, names_cap, 0, 0, 0, 0)
-            buf_p, keep_buf = _ptr(buf)
-            rc = call(buf_p)
-            count, names_len, strategy, syscalls = _VMABUF_OUT.unpack_from(buf, _VMABUF_OUT_AT)
+            names_at = vmas_at + vmas_cap * _VMA_SIZE
+            block = bytearray(names_at + names_cap)
+            export = ctypes.c_char.from_buffer(block)  # alive until we return
+            base = ctypes.addressof(export)
+            _VMABUF_FMT.pack_into(block, 0, _VMABUF_SIZE, base + vmas_at, vmas_cap, base + names_at, names_cap,
+                                  0, 0, 0, 0)
+            rc = call(base)
+            count, names_len, strategy, syscalls = _VMABUF_OUT.unpack_from(block, _VMABUF_OUT_AT)
             if rc >= 0:
-                return vmas, names, rc, names_len, strategy, syscalls
+                view = memoryview(block)
+                return (view[_VMABUF_SIZE:vmas_at], view[vmas_at:names_at], view[names_at:], rc, names_len,
+                        strategy, syscalls)
             if rc != -_errno.ERANGE or attempt == _MAX_GROW_ATTEMPTS:
                 _raise_errno(rc)
             # count and names_len are the sizes needed.
             vmas_cap = count + count // 4 + 16
             names_cap = names_len + names_len // 4 + 4096
+            del export
         raise AssertionError("unreachable")
 
     def enumerate(self, backend=BACKEND_AUTO, perms=0, file_backed=False, build_ids=False) -> VmaTable:
@@ -975,8 +995,8 @@ class Handle:
         ascending."""
         opts = _opts_ref(backend, perms, _query_flags(file_backed, build_ids, False))
         raw = self._handle()
-        vmas, names, count, names_len, strategy, syscalls = self._table(
-            lambda buf: _fast_enumerate(raw, opts, buf), self._enum_vmas_hint, self._enum_names_hint)
+        _, vmas, names, count, names_len, strategy, syscalls = self._run(
+            lambda base: _bulk_enumerate(raw, opts, base), 0, self._enum_vmas_hint, self._enum_names_hint)
         # Room for the next enumeration, with some growth.
         self._enum_vmas_hint = max(self._enum_vmas_hint, count + count // 8 + 16)
         self._enum_names_hint = max(self._enum_names_hint, names_len + names_len // 8 + 4096)
@@ -991,27 +1011,24 @@ class Handle:
         object is made per address.
 
         addrs: an array('Q') or any writable buffer of native uint64 (a numpy
-        uint64 array, ...) or bytes (its bytes read as native-endian
-        uint64s) is used in place, without a copy; any other iterable of
-        ints is copied into an array('Q') (OverflowError outside [0, 2**64)).
-        Options as query(); sorted=True promises ascending addresses (skips
-        a sort; unsorted input is still answered right). OSError (with the
-        library's message) on failure, ProcessLookupError if the target went
-        away."""
+        uint64 array, a ctypes c_uint64 array, ...) or bytes (its bytes read
+        as native-endian uint64s) is used in place, without a copy; any
+        other iterable of ints is copied into an array('Q') (OverflowError
+        outside [0, 2**64)). Options as query(); sorted=True promises
+        ascending addresses (skips a sort; unsorted input is still answered
+        right). OSError (with the library's message) on failure,
+        ProcessLookupError if the target went away."""
         ptr, n, seq, keep_addrs = _addr_buffer(addrs)
         raw = self._handle()
         opts = _opts_ref(backend, perms, _query_flags(file_backed, build_ids, sorted))
-        lookups = bytearray(n * _LOOKUP_SIZE)
-        lookups_p, keep_lookups = _ptr(lookups) if n else (None, None)
-        count = ctypes.c_size_t(n)
         vmas_cap = min(n, self._vmas_hint)
         names_cap = max(4096, min(self._names_hint, vmas_cap * 2 * _NAME_BYTES_PER_VMA)) if n else 0
-        vmas, names, vma_count, names_len, strategy, syscalls = self._table(
-            lambda buf: _fast_query(raw, ptr, count, opts, lookups_p, buf), vmas_cap, names_cap)
+        lookups, vmas, names, count, names_len, strategy, syscalls = self._run(
+            lambda base: _bulk_query(raw, ptr, n, opts, base + _VMABUF_SIZE, base), n, vmas_cap, names_cap)
         if len(vmas) > vmas_cap * _VMA_SIZE or len(names) > names_cap:  # grown: remember for next time
             self._vmas_hint = max(self._vmas_hint, len(vmas) // _VMA_SIZE)
             self._names_hint = max(self._names_hint, len(names))
-        return BulkResult(seq, n, lookups, vmas, names, vma_count, names_len, strategy, syscalls)
+        return BulkResult(seq, n, lookups, vmas, names, count, names_len, strategy, syscalls)
 
     def query(
         self, addrs: Iterable[int], backend=BACKEND_AUTO, perms=0, file_backed=False, build_ids=False, sorted=False
@@ -1029,20 +1046,17 @@ class Handle:
         raw = self._raw
         if not raw:
             raise ValueError("procmapq: operation on a closed handle")
-        opts = _lookup_opts.get((backend, perms, file_backed, build_ids))
-        if opts is None:
-            if len(_lookup_opts) > 256:
-                _lookup_opts.clear()
-            opts = _lookup_opts[(backend, perms, file_backed, build_ids)] = _opts_ref(
-                backend, perms, _query_flags(file_backed, build_ids, False))
         pool = self._pool
         try:
             s = pool.pop()
         except IndexError:
             s = _Single()
         try:
+            call = s.calls.get((backend, perms, file_backed, build_ids))
+            if call is None:
+                call = s.bind(raw, backend, perms, file_backed, build_ids)
             s.addr[0] = addr  # OverflowError / TypeError as array('Q')
-            rc = _fast_query(raw, s.addr_p, _ONE, opts, s.lk_p, s.buf_p)
+            rc = call()
             if rc < 0:
                 if rc == -_errno.ERANGE:  # a name longer than _SINGLE_NAMES_CAP
                     return self.query([addr], backend, perms, file_backed, build_ids).lookups[0]
