@@ -619,14 +619,18 @@ def _addr_of(buffer):
 
 
 def _addr_buffer(addrs):
-    """(pointer argument, count, uint64 sequence, export) for a batch of
-    addresses. Zero copy for array('Q'), writable uint64 buffers (numpy
-    uint64 arrays, ...), bytes and writable bytes-like objects, which are
-    read as native-endian uint64s; anything else is iterated into an
-    array('Q') (OverflowError outside [0, 2**64), TypeError for
-    non-integers). The export must stay referenced during the call."""
+    """(pointer (an int, a c_char_p or None), count, uint64 sequence,
+    export) for a batch of addresses. Zero copy for array('Q'), writable
+    uint64 buffers (numpy uint64 arrays, ...), bytes and writable bytes-like
+    objects, which are read as native-endian uint64s; anything else is
+    iterated into an array('Q') (OverflowError outside [0, 2**64),
+    TypeError for non-integers). The export must stay referenced during the
+    call."""
     if type(addrs) is array.array and addrs.typecode in "QL" and addrs.itemsize == 8:
-        seq = buf = addrs
+        # The common case, cheapest: the array's address, and a memoryview
+        # as the export that keeps it from being resized during the call.
+        n = len(addrs)
+        return (addrs.buffer_info()[0] if n else None), n, addrs, memoryview(addrs)
     else:
         try:
             view = memoryview(addrs)
@@ -648,7 +652,7 @@ def _addr_buffer(addrs):
             elif type(addrs) is bytes:
                 seq = view.cast("B").cast("Q")
                 n = len(seq)
-                return (ctypes.c_char_p(addrs) if n else None), n, seq, addrs
+                return (ctypes.c_char_p(addrs) if n else None), n, seq, addrs  # c_char_p: no copy
             elif view.readonly:
                 seq = buf = array.array("Q")
                 buf.frombytes(view.cast("B"))
@@ -659,7 +663,7 @@ def _addr_buffer(addrs):
     if not n:
         return None, 0, seq, None
     export = ctypes.c_char.from_buffer(buf)
-    return ctypes.byref(export), n, seq, export
+    return ctypes.addressof(export), n, seq, export
 
 
 def _new_vma(values, _new=object.__new__):
