@@ -52,7 +52,6 @@ import ctypes
 import ctypes.util
 import dataclasses
 import errno as _errno
-import functools
 import operator
 import os
 import struct as _struct
@@ -746,21 +745,26 @@ class _Single:
         self.addr_p, keep_addr = _ptr(self.addr)
         self.buf_p, keep_buf = _ptr(self.buf)
         block_addr, keep_block = _addr_of(self.block)
-        self.lk_p = ctypes.c_void_p(block_addr)
+        self.lk_p = ctypes.byref(keep_block)  # the lookup is at the block's start
         _VMABUF_FMT.pack_into(self.buf, 0, _VMABUF_SIZE, block_addr + _LOOKUP_SIZE, 1,
                               block_addr + _LOOKUP_SIZE + _VMA_SIZE, _SINGLE_NAMES_CAP, 0, 0, 0, 0)
         self.keep = (keep_addr, keep_buf, keep_block)
-        # (backend, perms, file_backed, build_ids) -> the call with every
-        # argument bound (a handle's own _Single: the handle is fixed).
+        # backend, or (backend, perms, file_backed, build_ids) -> the
+        # arguments of the call (a handle's own _Single: the handle is
+        # fixed).
         self.calls = {}
 
     def bind(self, raw, backend, perms, file_backed, build_ids):
         if len(self.calls) > 64:
             self.calls.clear()
-        call = self.calls[(backend, perms, file_backed, build_ids)] = functools.partial(
-            _fast_query, raw, self.addr_p, _ONE, _opts_ref(backend, perms, _query_flags(file_backed, build_ids, False)),
-            self.lk_p, self.buf_p)
-        return call
+        key = backend if not (perms or file_backed or build_ids) else (backend, perms, file_backed, build_ids)
+        # Every pointer as a byref() object: ctypes passes those as they are,
+        # where a pointer or c_void_p instance would cost a new argument
+        # object per call.
+        args = self.calls[key] = (ctypes.byref(raw.contents), self.addr_p, _ONE,
+                                  _opts_ref(backend, perms, _query_flags(file_backed, build_ids, False)), self.lk_p,
+                                  self.buf_p)
+        return args
 
 
 class BulkResult:
@@ -1056,11 +1060,14 @@ class Handle:
         except IndexError:
             s = _Single()
         try:
-            call = s.calls.get((backend, perms, file_backed, build_ids))
-            if call is None:
-                call = s.bind(raw, backend, perms, file_backed, build_ids)
+            # Without filters the backend alone is the key (no tuple to
+            # build, hash and compare).
+            args = s.calls.get(backend if not (perms or file_backed or build_ids) else
+                               (backend, perms, file_backed, build_ids))
+            if args is None:
+                args = s.bind(raw, backend, perms, file_backed, build_ids)
             s.addr[0] = addr  # OverflowError / TypeError as array('Q')
-            rc = call()
+            rc = _fast_query(*args)  # a ready tuple: ctypes takes it as it is
             if rc < 0:
                 if rc == -_errno.ERANGE:  # a name longer than _SINGLE_NAMES_CAP
                     return self.query([addr], backend, perms, file_backed, build_ids).lookups[0]
