@@ -723,7 +723,8 @@ def _ptr(buffer):
 _SINGLE_NAMES_CAP = 8192
 # The lookup, then name_off and name_len of the VMA record that follows it.
 _SINGLE_ANSWER = _struct.Struct("=iIQ8x40xQ20xI")
-_ONE = ctypes.c_size_t(1)
+# An argument object (what ctypes makes of a c_size_t on every call), made once.
+_ONE = ctypes.c_size_t.from_param(1)
 
 
 class _Single:
