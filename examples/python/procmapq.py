@@ -697,20 +697,31 @@ def _query_opts(backend, perms, flags, cls):
     return cls(size=ctypes.sizeof(cls), backend=backend, flags=flags, perms=perms, reserved=0)
 
 
-# (backend, perms, flags) -> (opts struct, byref to it). The structs are
-# never written after creation, so threads share them.
+# (backend, perms, file_backed, build_ids, sorted) -> byref to a
+# procmapq_query_opts. The structs are never written after creation, so
+# threads share them.
 _opts_refs = {}
 
 
-def _opts_ref(backend, perms, flags):
-    key = (backend, perms, flags)
+def _opts_ref(backend, perms, file_backed, build_ids, sorted_):
+    key = (backend, perms, file_backed, build_ids, sorted_)
     ref = _opts_refs.get(key)
     if ref is None:
+        flags = (QUERY_FILE_BACKED if file_backed else 0) | (QUERY_BUILD_IDS if build_ids else 0) | (
+            QUERY_SORTED if sorted_ else 0)
         opts = _query_opts(backend, perms, flags, ProcmapqQueryOpts)
         if len(_opts_refs) > 256:
             _opts_refs.clear()
         ref = _opts_refs[key] = ctypes.byref(opts)
     return ref
+
+
+def _frozen(cls, **fields):
+    """An instance of a frozen dataclass without its __init__ (one
+    object.__setattr__ per field); the fields must be all of cls's."""
+    v = object.__new__(cls)
+    v.__dict__.update(fields)
+    return v
 
 
 def _ptr(buffer):
@@ -763,7 +774,7 @@ class _Single:
         # where a pointer or c_void_p instance would cost a new argument
         # object per call.
         args = self.calls[key] = (ctypes.byref(raw.contents), self.addr_p, _ONE,
-                                  _opts_ref(backend, perms, _query_flags(file_backed, build_ids, False)), self.lk_p,
+                                  _opts_ref(backend, perms, file_backed, build_ids, False), self.lk_p,
                                   self.buf_p)
         return args
 
@@ -899,16 +910,14 @@ class BulkResult:
         """One Lookup per address (input order), sharing the Vma objects."""
         table = self.vmas + [None]  # index -1 (not found) -> None
         new = tuple.__new__
+        if self._n <= 8:  # cheaper than making the three views
+            return [new(Lookup, (addr, reason, offset, table[index]))
+                    for addr, (index, reason, offset) in zip(self.addrs, _LOOKUP_FMT.iter_unpack(self._lk))]
         return [
             new(Lookup, answer)
             for answer in zip(self.addrs, self.reason.tolist(), self.file_offset.tolist(),
                               map(table.__getitem__, self.vma_index.tolist()))
         ]
-
-
-def _query_flags(file_backed, build_ids, sorted_):
-    return (QUERY_FILE_BACKED if file_backed else 0) | (QUERY_BUILD_IDS if build_ids else 0) | (
-        QUERY_SORTED if sorted_ else 0)
 
 
 _VMA_CACHE_MAX = 4096
@@ -1002,14 +1011,14 @@ class Handle:
     def enumerate(self, backend=BACKEND_AUTO, perms=0, file_backed=False, build_ids=False) -> VmaTable:
         """Every VMA that has all of perms (and maps a file, if file_backed),
         ascending."""
-        opts = _opts_ref(backend, perms, _query_flags(file_backed, build_ids, False))
+        opts = _opts_ref(backend, perms, file_backed, build_ids, False)
         raw = self._handle()
         _, vmas, names, count, names_len, strategy, syscalls = self._run(
             lambda base: _bulk_enumerate(raw, opts, base), 0, self._enum_vmas_hint, self._enum_names_hint)
         # Room for the next enumeration, with some growth.
         self._enum_vmas_hint = max(self._enum_vmas_hint, count + count // 8 + 16)
         self._enum_names_hint = max(self._enum_names_hint, names_len + names_len // 8 + 4096)
-        return VmaTable(_vmas_from(vmas, names, count), strategy, syscalls)
+        return _frozen(VmaTable, vmas=_vmas_from(vmas, names, count), strategy=strategy, syscalls=syscalls)
 
     def query_bulk(
         self, addrs, backend=BACKEND_AUTO, perms=0, file_backed=False, build_ids=False, sorted=False
@@ -1029,7 +1038,7 @@ class Handle:
         ProcessLookupError if the target went away."""
         ptr, n, seq, keep_addrs = _addr_buffer(addrs)
         raw = self._handle()
-        opts = _opts_ref(backend, perms, _query_flags(file_backed, build_ids, sorted))
+        opts = _opts_ref(backend, perms, file_backed, build_ids, sorted)
         vmas_cap = min(n, self._vmas_hint)
         names_cap = max(4096, min(self._names_hint, vmas_cap * 2 * _NAME_BYTES_PER_VMA)) if n else 0
         lookups, vmas, names, count, names_len, strategy, syscalls = self._run(
@@ -1046,7 +1055,7 @@ class Handle:
         one call; one Lookup object per address. query_bulk() answers the
         same without the per-address objects, lookup() one address faster."""
         res = self.query_bulk(addrs, backend, perms, file_backed, build_ids, sorted)
-        return QueryResult(res.lookups(), res.vmas, res.strategy, res.syscalls)
+        return _frozen(QueryResult, lookups=res.lookups(), vmas=res.vmas, strategy=res.strategy, syscalls=res.syscalls)
 
     def lookup(self, addr: int, backend=BACKEND_AUTO, perms=0, file_backed=False, build_ids=False) -> Lookup:
         """Resolves one address: the same answer as query([addr]).lookups[0]

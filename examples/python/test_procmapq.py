@@ -9,6 +9,7 @@ and tests/abi/layout.c with $CC (default cc).
 
 import array
 import ctypes
+import dataclasses
 import errno
 import os
 import re
@@ -410,6 +411,9 @@ class TestFastForms(LiveCase):
                     opts = dict(backend=backend, perms=perms, file_backed=file_backed)
                     bulk = h.query_bulk(packed, **opts)
                     lookups = self.check_bulk("bulk " + what, addrs, bulk, entries, backend, perms, file_backed)
+                    for k in (1, 5, 8, 9):  # small batches decode their lookups another way
+                        self.check_bulk(f"bulk of {k} {what}", addrs[:k], h.query_bulk(addrs[:k], **opts), entries,
+                                        backend, perms, file_backed)
                     singles = [h.lookup(a, **opts) for a in addrs]
                     for a, lk in zip(addrs, singles):
                         self.check_lookup(f"lookup {what} {a:#x}", a, lk, entries, backend, perms, file_backed)
@@ -506,6 +510,9 @@ class TestFastForms(LiveCase):
             e = next(e for e in maps_text.read(t.pid) if e.name.endswith(b"module-0.so"))
             first, second = h.lookup(e.start), h.lookup(e.end - 1)
             self.assertIs(first.vma, second.vma)
+            # Built without the dataclass __init__, still a plain Vma.
+            rebuilt = procmapq.Vma(**dataclasses.asdict(first.vma))
+            self.assertEqual((rebuilt, hash(rebuilt), repr(rebuilt)), (first.vma, hash(first.vma), repr(first.vma)))
             self.assertEqual(second.file_offset, e.end - 1 - e.start + e.offset)
 
     def test_fast_forms_shared_by_threads(self):
@@ -692,6 +699,24 @@ class TestReadme(unittest.TestCase):
             exec(compile(match.group(1), "README.md", "exec"), {"pid": 0, "addrs": [addr, 0x10]})
         self.assertIn(hex(addr), printed.getvalue())
         self.assertIn("libprocmapq.so", printed.getvalue())
+
+
+class TestPythonReadme(unittest.TestCase):
+    def test_examples_python_readme_runs(self):
+        """examples/python/README.md's example, run on this process."""
+        import contextlib
+        import io
+
+        with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "README.md")) as f:
+            readme = f.read()
+        match = re.search(r"```python\n(.*?)```", readme, re.S)
+        self.assertIsNotNone(match, "examples/python/README.md has no ```python block")
+        addr = ctypes.cast(procmapq._lib.procmapq_version, ctypes.c_void_p).value
+        printed = io.StringIO()
+        with contextlib.redirect_stdout(printed):
+            exec(compile(match.group(1), "README.md", "exec"), {"pid": 0, "addr": addr, "addrs": [0x10, addr]})
+        self.assertEqual(printed.getvalue().count("libprocmapq.so"), 3, printed.getvalue())
+        self.assertIn(hex(addr), printed.getvalue())
 
 
 class TestCompareScript(unittest.TestCase):
