@@ -12,7 +12,11 @@ the machine's noise:
                        physical limit of one address)
     c-ioctl-64k        the same with 64 KiB read between calls (a caller
                        that does other work between lookups, as Python does)
-    cabi-1, cabi-1-64k procmapq_query of one address through the C ABI
+    cabi-1, cabi-1-64k procmapq_query of one address through the C ABI, with
+                       a procmapq_query_opts (flags SORTED), as the bench's
+                       C driver calls it
+    cabi-1-null-opts   the same with opts NULL (auto backend, no flags), as
+                       Handle.lookup passes default options
     cabi-3000          procmapq_query of 3,000 sorted addresses in 5 VMAs
   Python, one call per loop iteration:
     py-bare            _fast_query with ready-made arguments: the floor of
@@ -78,14 +82,14 @@ uint64_t c_ioctl(int fd, uint64_t addr, int n, int touch)
 	}
 	return total;
 }
-uint64_t cabi(struct procmapq *h, const uint64_t *addrs, size_t m, int n, int touch)
+uint64_t cabi(struct procmapq *h, const uint64_t *addrs, size_t m, int n, int touch, int with_opts)
 {
 	PROCMAPQ_OPTS(procmapq_vma_buf, out, .vmas = vmas, .vmas_cap = 4096, .names = names, .names_cap = sizeof names);
 	PROCMAPQ_OPTS(procmapq_query_opts, o, .flags = PROCMAPQ_QUERY_SORTED);
 	uint64_t total = 0;
 	for (int i = 0; i < n; i++) {
 		uint64_t t0 = now();
-		if (procmapq_query(h, addrs, m, &o, lk, &out) < 0)
+		if (procmapq_query(h, addrs, m, with_opts ? &o : NULL, lk, &out) < 0)
 			return 0;
 		total += now() - t0;
 		if (touch)
@@ -109,7 +113,7 @@ def build_c_loops(tmp):
     lib.c_ioctl.restype = ctypes.c_uint64
     lib.c_ioctl.argtypes = [ctypes.c_int, ctypes.c_uint64, ctypes.c_int, ctypes.c_int]
     lib.cabi.restype = ctypes.c_uint64
-    lib.cabi.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int]
+    lib.cabi.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int, ctypes.c_int]
     return lib
 
 
@@ -170,15 +174,16 @@ def run(loops, pid, rounds):
     rows = [
         ("c-ioctl", lambda: loops.c_ioctl(fd, addr, k1, 0) / k1),
         ("c-ioctl-64k", lambda: loops.c_ioctl(fd, addr, k1, 1) / k1),
-        ("cabi-1", lambda: loops.cabi(raw, one.buffer_info()[0], 1, k1, 0) / k1),
-        ("cabi-1-64k", lambda: loops.cabi(raw, one.buffer_info()[0], 1, k1, 1) / k1),
+        ("cabi-1", lambda: loops.cabi(raw, one.buffer_info()[0], 1, k1, 0, 1) / k1),
+        ("cabi-1-null-opts", lambda: loops.cabi(raw, one.buffer_info()[0], 1, k1, 0, 0) / k1),
+        ("cabi-1-64k", lambda: loops.cabi(raw, one.buffer_info()[0], 1, k1, 1, 1) / k1),
         ("py-bare", lambda: py(lambda: fast_query(*bare), k1)),
         ("py-lookup-auto", lambda: py(lambda: h.lookup(addr), k1)),
         ("py-lookup-ioctl", lambda: py(lambda: h.lookup(addr, backend=procmapq.BACKEND_IOCTL), k1)),
         ("py-lookup-unmapped", lambda: py(lambda: h.lookup(0x10), k1)),
         ("py-query-1", lambda: py(lambda: h.query(one, sorted=True), k1)),
         ("py-bulk-1", lambda: py(lambda: h.query_bulk(one, sorted=True), k1)),
-        ("cabi-3000", lambda: loops.cabi(raw, batch.buffer_info()[0], len(batch), kb, 0) / kb),
+        ("cabi-3000", lambda: loops.cabi(raw, batch.buffer_info()[0], len(batch), kb, 0, 1) / kb),
         ("py-bulk-3000", lambda: py(lambda: h.query_bulk(batch, sorted=True), kb)),
         ("py-bulk-3000+views", lambda: py(lambda: views(h.query_bulk(batch, sorted=True)), kb)),
         ("py-query-3000", lambda: py(lambda: h.query(batch, sorted=True), 1)),
@@ -195,7 +200,7 @@ def run(loops, pid, rounds):
         print(f"| `{name}` | {med[name]:.0f} ns | {q[0]:.0f} | {q[2]:.0f} |")
     limit = med["c-ioctl"]
     print()
-    for name in ("py-bare", "py-lookup-auto", "py-lookup-ioctl", "cabi-1"):
+    for name in ("py-bare", "py-lookup-auto", "py-lookup-ioctl", "cabi-1", "cabi-1-null-opts"):
         print(f"- `{name}`: {med[name] / limit:.2f}x c-ioctl")
     print(f"- `py-lookup-auto` - `py-bare`: {med['py-lookup-auto'] - med['py-bare']:.0f} ns of Python work")
     for name in ("py-bulk-3000", "py-bulk-3000+views", "py-query-3000"):

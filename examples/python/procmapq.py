@@ -704,7 +704,13 @@ _opts_refs = {}
 
 
 def _opts_ref(backend, perms, file_backed, build_ids, sorted_):
+    """byref to the options struct, or None (NULL: the same defaults) when
+    every option is the default: the library then has no struct to check,
+    which is measurably cheaper (it builds error-message context strings
+    while checking one)."""
     key = (backend, perms, file_backed, build_ids, sorted_)
+    if key == (BACKEND_AUTO, 0, False, False, False):
+        return None
     ref = _opts_refs.get(key)
     if ref is None:
         flags = (QUERY_FILE_BACKED if file_backed else 0) | (QUERY_BUILD_IDS if build_ids else 0) | (
