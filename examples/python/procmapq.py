@@ -807,14 +807,16 @@ class BulkResult:
     strategy (STRATEGY_*), syscalls, lookup(i) -> Lookup, lookups() ->
     list of Lookup (the object API's answers).
 
-    Views are strided (memoryview slicing: no copy); .tolist() gives a list,
-    array.array(code, view) an array copy. A result stays valid as long as
-    it is referenced; the views keep its buffers alive."""
+    Views are read-only and strided (memoryview slicing: no copy); .tolist()
+    gives a list, array.array(code, view) an array copy. A result stays valid
+    as long as it is referenced; the views keep its buffers alive."""
 
     __slots__ = ("addrs", "count", "strategy", "syscalls", "_n", "_lk", "_vm", "_names", "_names_len",
                  "_views", "_vmas")
 
     def __init__(self, addrs, n, lk, vm, names, count, names_len, strategy, syscalls):
+        # lk, vm, names: memoryviews of the call's block (n lookups, the VMA
+        # array with its spare room, the names buffer).
         self.addrs = addrs
         self._n = n
         self._lk = lk
@@ -837,14 +839,14 @@ class BulkResult:
         key = (0, fmt, start)
         v = self._views.get(key)
         if v is None:
-            v = self._views[key] = memoryview(self._lk)[: self._n * _LOOKUP_SIZE].cast(fmt)[start::step]
+            v = self._views[key] = self._lk.toreadonly().cast(fmt)[start::step]
         return v
 
     def _vm_view(self, fmt, start, step):
         key = (1, fmt, start)
         v = self._views.get(key)
         if v is None:
-            v = self._views[key] = memoryview(self._vm)[: self.count * _VMA_SIZE].cast(fmt)[start::step]
+            v = self._views[key] = self._vm[: self.count * _VMA_SIZE].toreadonly().cast(fmt)[start::step]
         return v
 
     # Per address: struct procmapq_lookup is {int32 vma; uint32 reason;
@@ -863,7 +865,7 @@ class BulkResult:
 
     @property
     def lookups_buffer(self) -> memoryview:
-        return memoryview(self._lk)[: self._n * _LOOKUP_SIZE].toreadonly()
+        return self._lk.toreadonly()
 
     # Per VMA: struct procmapq_vma is 16 x 64 bits; the uint32 fields start
     # at 32-bit word 12.
@@ -880,11 +882,11 @@ class BulkResult:
 
     @property
     def vmas_buffer(self) -> memoryview:
-        return memoryview(self._vm)[: self.count * _VMA_SIZE].toreadonly()
+        return self._vm[: self.count * _VMA_SIZE].toreadonly()
 
     @property
     def names_buffer(self) -> memoryview:
-        return memoryview(self._names)[: self._names_len].toreadonly()
+        return self._names[: self._names_len].toreadonly()
 
     def vma_name(self, j: int) -> bytes:
         if not 0 <= j < self.count:

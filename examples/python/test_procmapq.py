@@ -476,6 +476,10 @@ class TestFastForms(LiveCase):
             self.assertEqual(index.tolist(), list(range(len(addrs))))
             self.assertEqual(array.array("i", index).tolist(), index.tolist())
             self.assertEqual(other.vma_index.tolist(), list(range(len(addrs)))[::-1])
+            for view in (index, other.reason, other.file_offset, other.vma_start, other.lookups_buffer):
+                self.assertTrue(view.readonly)
+                with self.assertRaises(TypeError):
+                    view[0] = 1
 
     def test_large_maps_bulk(self):
         # More VMAs than the first guess: -ERANGE, a retry with the sizes the
