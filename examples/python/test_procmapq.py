@@ -723,6 +723,16 @@ class TestPythonReadme(unittest.TestCase):
         self.assertIn(hex(addr), printed.getvalue())
 
 
+class TestMicrobench(unittest.TestCase):
+    def test_microbench_runs(self):
+        """microbench.py, one round: it builds its C loops and prints every row."""
+        run = subprocess.run([sys.executable, os.path.join(os.path.dirname(os.path.abspath(__file__)), "microbench.py"),
+                              "1"], capture_output=True, text=True, timeout=120)
+        self.assertEqual(run.returncode, 0, run.stdout + run.stderr)
+        for row in ("c-ioctl", "cabi-1", "py-bare", "py-lookup-auto", "py-bulk-3000", "ns per address"):
+            self.assertIn(row, run.stdout)
+
+
 class TestCompareScript(unittest.TestCase):
     def test_compare_py_on_a_live_target(self):
         """compare.py as a user runs it: the views and no unexpected
