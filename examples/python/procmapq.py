@@ -943,7 +943,7 @@ class Handle:
         # What this handle's batches and enumerations needed: the first
         # arrays of the next call are that large (fewer -ERANGE retries).
         self._vmas_hint = _FIRST_VMAS_CAP
-        self._names_hint = _FIRST_VMAS_CAP * _NAME_BYTES_PER_VMA
+        self._name_bytes = 2 * _NAME_BYTES_PER_VMA  # room per VMA of a batch's table
         self._enum_vmas_hint = _FIRST_VMAS_CAP
         self._enum_names_hint = _FIRST_VMAS_CAP * _NAME_BYTES_PER_VMA
 
@@ -1048,12 +1048,15 @@ class Handle:
         raw = self._handle()
         opts = _opts_ref(backend, perms, file_backed, build_ids, sorted)
         vmas_cap = min(n, self._vmas_hint)
-        names_cap = max(4096, min(self._names_hint, vmas_cap * 2 * _NAME_BYTES_PER_VMA)) if n else 0
+        names_cap = vmas_cap * self._name_bytes
         lookups, vmas, names, count, names_len, strategy, syscalls = self._run(
             lambda base: _bulk_query(raw, ptr, n, opts, base + _VMABUF_SIZE, base), n, vmas_cap, names_cap)
         if len(vmas) > vmas_cap * _VMA_SIZE or len(names) > names_cap:  # grown: remember for next time
             self._vmas_hint = max(self._vmas_hint, len(vmas) // _VMA_SIZE)
-            self._names_hint = max(self._names_hint, len(names))
+            # The average name this batch needed, with some room: a later
+            # batch like it fits at once (one with a longer name retries
+            # once more, then fits).
+            self._name_bytes = max(self._name_bytes, names_len // max(count, 1) + 64)
         return BulkResult(seq, n, lookups, vmas, names, count, names_len, strategy, syscalls)
 
     def query(
