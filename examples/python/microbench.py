@@ -156,9 +156,9 @@ def run(loops, pid, rounds):
     fd = os.open(f"/proc/{pid}/maps", os.O_RDONLY | os.O_CLOEXEC)
     h = procmapq.open(pid)
     raw = ctypes.cast(h._raw, ctypes.c_void_p).value
-    single = procmapq._Single()
+    single = procmapq._Single(h._raw)
     single.addr[0] = addr
-    bare = single.bind(h._raw, procmapq.BACKEND_AUTO, 0, False, False)
+    bare = single.auto
     fast_query = procmapq._fast_query
     k1, kb = 200, 4
 

@@ -738,8 +738,9 @@ def _ptr(buffer):
 
 # Names longer than this in a one-address lookup fall back to query().
 _SINGLE_NAMES_CAP = 8192
-# The lookup, then name_off and name_len of the VMA record that follows it.
-_SINGLE_ANSWER = _struct.Struct("=iIQ8x40xQ20xI")
+# The lookup, then start, name_off and name_len of the VMA record that
+# follows it.
+_SINGLE_ANSWER = _struct.Struct("=iIQ8xQ32xQ20xI")
 # An argument object (what ctypes makes of a c_size_t on every call), made once.
 _ONE = ctypes.c_size_t.from_param(1)
 
@@ -753,9 +754,9 @@ class _Single:
     once. A handle keeps a pool of them so that threads sharing the handle
     never share one."""
 
-    __slots__ = ("addr", "addr_p", "block", "view", "lk_p", "buf", "buf_p", "keep", "calls")
+    __slots__ = ("addr", "addr_p", "block", "view", "lk_p", "buf", "buf_p", "keep", "handle_p", "auto", "by_options")
 
-    def __init__(self):
+    def __init__(self, raw):
         self.addr = array.array("Q", [0])
         self.block = bytearray(_LOOKUP_SIZE + _VMA_SIZE + _SINGLE_NAMES_CAP)
         self.view = memoryview(self.block)
@@ -767,21 +768,25 @@ class _Single:
         _VMABUF_FMT.pack_into(self.buf, 0, _VMABUF_SIZE, block_addr + _LOOKUP_SIZE, 1,
                               block_addr + _LOOKUP_SIZE + _VMA_SIZE, _SINGLE_NAMES_CAP, 0, 0, 0, 0)
         self.keep = (keep_addr, keep_buf, keep_block)
-        # backend, or (backend, perms, file_backed, build_ids) -> the
-        # arguments of the call (a handle's own _Single: the handle is
-        # fixed).
-        self.calls = {}
+        # The call's arguments, every pointer as a byref() object (ctypes
+        # passes those as they are, where a pointer or c_void_p instance
+        # would cost a new argument object per call): for the default
+        # options, and per option set.
+        self.handle_p = ctypes.byref(raw.contents)
+        self.auto = self._make_args(BACKEND_AUTO, 0, False, False)
+        self.by_options = {}
 
-    def bind(self, raw, backend, perms, file_backed, build_ids):
-        if len(self.calls) > 64:
-            self.calls.clear()
-        key = backend if not (perms or file_backed or build_ids) else (backend, perms, file_backed, build_ids)
-        # Every pointer as a byref() object: ctypes passes those as they are,
-        # where a pointer or c_void_p instance would cost a new argument
-        # object per call.
-        args = self.calls[key] = (ctypes.byref(raw.contents), self.addr_p, _ONE,
-                                  _opts_ref(backend, perms, file_backed, build_ids, False), self.lk_p,
-                                  self.buf_p)
+    def _make_args(self, backend, perms, file_backed, build_ids):
+        return (self.handle_p, self.addr_p, _ONE, _opts_ref(backend, perms, file_backed, build_ids, False), self.lk_p,
+                self.buf_p)
+
+    def args(self, raw, backend, perms, file_backed, build_ids):
+        key = (backend, perms, file_backed, build_ids)
+        args = self.by_options.get(key)
+        if args is None:
+            if len(self.by_options) > 64:
+                self.by_options.clear()
+            args = self.by_options[key] = self._make_args(backend, perms, file_backed, build_ids)
         return args
 
 
@@ -939,7 +944,7 @@ class Handle:
     def __init__(self, raw):
         self._raw = raw
         self._pool = []  # _Single argument sets for lookup()
-        self._vma_cache = {}  # lookup(): (VMA record, name) -> Vma
+        self._vma_cache = {}  # lookup(): VMA start -> (record and name, Vma)
         # What this handle's batches and enumerations needed: the first
         # arrays of the next call are that large (fewer -ERANGE retries).
         self._vmas_hint = _FIRST_VMAS_CAP
@@ -970,6 +975,8 @@ class Handle:
     def close(self) -> None:
         """Closes the handle (idempotent). No other thread may be using it."""
         raw, self._raw = self._raw, None
+        self._pool = []  # lookup() on a closed handle: ValueError (a new list:
+        # a call still returning its _Single puts it in the old one)
         if raw:
             _lib.procmapq_close(raw)
 
@@ -1072,49 +1079,58 @@ class Handle:
         """Resolves one address: the same answer as query([addr]).lookups[0]
         at a fraction of the cost (reused argument buffers, no table, and a
         Vma object reused while the VMA does not change)."""
-        raw = self._raw
-        if not raw:
-            raise ValueError("procmapq: operation on a closed handle")
+        # Every step here is paid on every call: keep them few. A closed
+        # handle has an empty pool, and _new_single raises ValueError.
         pool = self._pool
         try:
             s = pool.pop()
         except IndexError:
-            s = _Single()
+            s = self._new_single()
         try:
-            # Without filters the backend alone is the key (no tuple to
-            # build, hash and compare).
-            args = s.calls.get(backend if not (perms or file_backed or build_ids) else
-                               (backend, perms, file_backed, build_ids))
-            if args is None:
-                args = s.bind(raw, backend, perms, file_backed, build_ids)
+            args = s.auto if not (backend or perms or file_backed or build_ids) else s.args(
+                self._raw, backend, perms, file_backed, build_ids)
             s.addr[0] = addr  # OverflowError / TypeError as array('Q')
             rc = _fast_query(*args)  # a ready tuple: ctypes takes it as it is
             if rc < 0:
                 if rc == -_errno.ERANGE:  # a name longer than _SINGLE_NAMES_CAP
                     return self.query([addr], backend, perms, file_backed, build_ids).lookups[0]
                 _raise_errno(rc)
-            index, reason, offset, name_off, name_len = _SINGLE_ANSWER.unpack_from(s.block)
+            index, reason, offset, start, name_off, name_len = _SINGLE_ANSWER.unpack_from(s.block)
             if type(addr) is not int:
                 addr = s.addr[0]
             if index < 0:
                 return _new_tuple(Lookup, (addr, reason, offset, None))
+            # The handle's Vma for this VMA if its record and name are the
+            # ones in the block (compared in place: nothing to allocate or
+            # hash but the start address).
+            cached = self._vma_cache.get(start)
+            if cached is not None and s.block.startswith(cached[0], _LOOKUP_SIZE):
+                return _new_tuple(Lookup, (addr, reason, offset, cached[1]))
             if name_off:  # not the layout this path expects: the general path
                 return self.query([addr], backend, perms, file_backed, build_ids).lookups[0]
-            # The record and the name: equal keys make equal Vma objects.
-            key = s.view[_LOOKUP_SIZE : _LOOKUP_SIZE + _VMA_SIZE + name_len].tobytes()
-            cache = self._vma_cache
-            vma = cache.get(key)
-            if vma is None:
-                (start, end, offset_, inode, page_size, _, major, minor, perms_, kind, flags, _, bid_len,
-                 bid) = _VMA_FMT.unpack_from(key)
-                vma = _new_vma((start, end, offset_, inode, page_size, major, minor, perms_, kind, flags,
-                                key[_VMA_SIZE:], bid[:bid_len]))
-                if len(cache) >= _VMA_CACHE_MAX:
-                    cache.clear()
-                cache[key] = vma
-            return _new_tuple(Lookup, (addr, reason, offset, vma))
+            return _new_tuple(Lookup, (addr, reason, offset, self._cache_vma(s, start, name_len)))
         finally:
             pool.append(s)
+
+    def _new_single(self):
+        raw = self._raw
+        if not raw:
+            raise ValueError("procmapq: operation on a closed handle")
+        return _Single(raw)
+
+    def _cache_vma(self, s, start, name_len):
+        """The Vma of the record and name in a _Single's block, remembered
+        by its start address with the bytes it was built from."""
+        key = s.view[_LOOKUP_SIZE : _LOOKUP_SIZE + _VMA_SIZE + name_len].tobytes()
+        (start, end, offset, inode, page_size, _, major, minor, perms, kind, flags, _, bid_len,
+         bid) = _VMA_FMT.unpack_from(key)
+        vma = _new_vma((start, end, offset, inode, page_size, major, minor, perms, kind, flags, key[_VMA_SIZE:],
+                        bid[:bid_len]))
+        cache = self._vma_cache
+        if len(cache) >= _VMA_CACHE_MAX:
+            cache.clear()
+        cache[start] = (key, vma)
+        return vma
 
     def normalize(
         self,

@@ -519,6 +519,45 @@ class TestFastForms(LiveCase):
             self.assertEqual((rebuilt, hash(rebuilt), repr(rebuilt)), (first.vma, hash(first.vma), repr(first.vma)))
             self.assertEqual(second.file_offset, e.end - 1 - e.start + e.offset)
 
+    def test_lookup_follows_a_changing_vma(self):
+        """The reused Vma objects never hide a change: new permissions, then
+        a file mapped over the same address, in this process."""
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.mmap.restype = ctypes.c_void_p
+        libc.mmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_long]
+        libc.mprotect.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
+        libc.munmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t]
+        prot_read, prot_write, map_private, map_fixed, map_anonymous = 1, 2, 2, 0x10, 0x20
+        page = os.sysconf("SC_PAGESIZE")
+        addr = libc.mmap(None, 3 * page, prot_read, map_private | map_anonymous, -1, 0)
+        self.assertNotEqual(addr, ctypes.c_void_p(-1).value)
+        addr += page  # the middle page: its neighbours keep it apart below
+        try:
+            with procmapq.open() as h, tempfile.NamedTemporaryFile(dir=_scratch.name) as f:
+                f.write(b"x" * page)
+                f.flush()
+                steps = [
+                    lambda: None,
+                    lambda: self.assertEqual(libc.mprotect(addr, page, prot_read | prot_write), 0),
+                    lambda: self.assertEqual(libc.mmap(addr, page, prot_read, map_private | map_fixed, f.fileno(), 0),
+                                             addr),
+                    lambda: self.assertEqual(libc.mprotect(addr, page, prot_read | prot_write), 0),
+                ]
+                seen = []
+                for step in steps:
+                    step()
+                    for backend in backends():
+                        lk = h.lookup(addr + 8, backend=backend)
+                        e = maps_text.find(maps_text.read(os.getpid()), addr + 8)
+                        self.check_lookup(f"step {len(seen)} backend {backend}", addr + 8, lk,
+                                          maps_text.read(os.getpid()), backend)
+                        self.assertEqual((lk.vma.start, lk.vma.perms, lk.vma.name), (e.start, e.perms, e.name))
+                    seen.append(lk.vma)
+                self.assertEqual(seen[2].name, os.fsencode(os.path.realpath(f.name)))
+                self.assertEqual(len({(v.perms, v.name) for v in seen}), 4)
+        finally:
+            libc.munmap(addr - page, 3 * page)
+
     def test_fast_forms_shared_by_threads(self):
         with Target("-m", "2", "-n", "100") as t, procmapq.open(t.pid) as h:
             entries = maps_text.read(t.pid)
