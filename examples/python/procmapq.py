@@ -52,6 +52,7 @@ import ctypes
 import ctypes.util
 import dataclasses
 import errno as _errno
+import itertools
 import operator
 import os
 import struct as _struct
@@ -926,11 +927,11 @@ class BulkResult:
         if self._n <= 8:  # cheaper than making the three views
             return [new(Lookup, (addr, reason, offset, table[index]))
                     for addr, (index, reason, offset) in zip(self.addrs, _LOOKUP_FMT.iter_unpack(self._lk))]
-        return [
-            new(Lookup, answer)
-            for answer in zip(self.addrs, self.reason.tolist(), self.file_offset.tolist(),
-                              map(table.__getitem__, self.vma_index.tolist()))
-        ]
+        # tuple.__new__(Lookup, answer) called by map: no bytecode per
+        # address, and zip reuses its tuple once the Lookup has copied it.
+        return list(map(new, itertools.repeat(Lookup, self._n),
+                        zip(self.addrs, self.reason.tolist(), self.file_offset.tolist(),
+                            map(table.__getitem__, self.vma_index.tolist()))))
 
 
 _VMA_CACHE_MAX = 4096
