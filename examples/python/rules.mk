@@ -9,6 +9,8 @@
 #                      text fallback, as on a kernel before 6.11); part of
 #                      make test
 #   make demo-python   compare.py on a live process (the make shell)
+#   make micro-python  microbench.py: lookup / query / query_bulk against C
+#                      loops (raw ioctl, C ABI) timed in the same process
 
 PYTHON     ?= python3
 PYTHON_DIR := examples/python
@@ -20,7 +22,7 @@ PYTHON_ENV := PYTHONDONTWRITEBYTECODE=1 \
 	PROCMAPQ_ABI_LAYOUT=$(abspath $(ABI_LAYOUT_TXT)) \
 	PROCMAPQ_TARGET=$(if $(PROCMAPQ_TARGET_BIN),$(abspath $(PROCMAPQ_TARGET_BIN)))
 
-.PHONY: test-python demo-python
+.PHONY: test-python demo-python micro-python
 
 test-python: lib $(ABI_LAYOUT_TXT) $(PROCMAPQ_TARGET_BIN) ## Python bindings: unittest on live targets (ioctl and fallback)
 	$(Q)cd $(PYTHON_DIR) && $(PYTHON_ENV) $(PYTHON) -m unittest test_procmapq
@@ -28,6 +30,9 @@ test-python: lib $(ABI_LAYOUT_TXT) $(PROCMAPQ_TARGET_BIN) ## Python bindings: un
 
 demo-python: lib ## Python example: compare.py on a live process
 	$(Q)cd $(PYTHON_DIR) && $(PYTHON_ENV) $(PYTHON) compare.py $$$$ --differences-only
+
+micro-python: lib $(PROCMAPQ_TARGET_BIN) ## Python binding vs C loops in one process (MICRO_ROUNDS, default 60)
+	$(Q)cd $(PYTHON_DIR) && $(PYTHON_ENV) $(PYTHON) microbench.py $(or $(MICRO_ROUNDS),60)
 
 TEST_TARGETS += test-python
 DEMO_TARGETS += demo-python

@@ -7,7 +7,9 @@ Optional: PROCMAPQ_TARGET (build/target), PROCMAPQ_ABI_LAYOUT
 and tests/abi/layout.c with $CC (default cc).
 """
 
+import array
 import ctypes
+import dataclasses
 import errno
 import os
 import re
@@ -356,6 +358,244 @@ class TestLive(LiveCase):
             self.assertEqual(failures, [])
 
 
+class TestFastForms(LiveCase):
+    """Handle.lookup and Handle.query_bulk give the answers of query() and
+    of the tests' own parser."""
+
+    def check_bulk(self, what, addrs, bulk, entries, backend, perms=0, file_backed=False):
+        """The arrays agree with the object views of the same result, and
+        those with the parser."""
+        n = len(addrs)
+        self.assertEqual(len(bulk), n, what)
+        self.assertEqual(list(bulk.addrs), list(addrs), what)
+        index, reason, offset = bulk.vma_index.tolist(), bulk.reason.tolist(), bulk.file_offset.tolist()
+        self.assertEqual((len(index), len(reason), len(offset)), (n, n, n), what)
+        self.assertEqual(len(bulk.lookups_buffer), n * ctypes.sizeof(procmapq.ProcmapqLookup), what)
+        vmas = bulk.vmas
+        self.assertEqual(len(vmas), bulk.count, what)
+        self.assertEqual(len(bulk.vmas_buffer), bulk.count * ctypes.sizeof(procmapq.ProcmapqVma), what)
+        for field in ("start", "end", "offset", "inode", "page_size", "dev_major", "dev_minor", "perms", "kind",
+                      "flags"):
+            self.assertEqual(getattr(bulk, "vma_" + field).tolist(), [getattr(v, field) for v in vmas],
+                             f"{what}: vma_{field}")
+        for j, v in enumerate(vmas):
+            self.assertEqual(bulk.vma_name(j), v.name, what)
+            self.assertIs(bulk.vma(j), v, what)
+            self.assertEqual(bulk.names_buffer[:len(v.name)].tobytes() if j == 0 and v.name else v.name, v.name)
+        lookups = bulk.lookups()
+        for i, lk in enumerate(lookups):
+            self.assertEqual((lk.addr, lk.reason, lk.file_offset), (addrs[i], reason[i], offset[i]), what)
+            self.assertIs(lk.vma, vmas[index[i]] if index[i] >= 0 else None, what)
+            self.assertEqual(index[i] >= 0, reason[i] == procmapq.REASON_FOUND, what)
+        if n:
+            self.assertEqual(bulk.lookup(n - 1), lookups[-1], what)
+            self.assertEqual(bulk.lookup(-1), lookups[-1], what)
+        res = procmapq.QueryResult(lookups, vmas, bulk.strategy, bulk.syscalls)
+        self.check_query(what, list(addrs), res, entries, backend, perms, file_backed)
+        return lookups
+
+    def check_lookup(self, what, addr, lk, entries, backend, perms=0, file_backed=False):
+        # A one-address result: auto answers it with an ioctl when it can,
+        # which the VMA's page size tells.
+        res = procmapq.QueryResult([lk], [lk.vma] if lk.vma else [], procmapq.STRATEGY_POINT_IOCTL, 0)
+        self.check_query(what, [addr], res, entries, backend, perms, file_backed)
+
+    def test_bulk_and_lookup_agree_with_query_and_the_parser(self):
+        with Target("-f", "-m", "2", "-n", "40") as t, procmapq.open(t.pid) as h:
+            entries = maps_text.read(t.pid)
+            addrs = test_addresses(entries)
+            packed = array.array("Q", addrs)
+            for backend in backends():
+                for perms, file_backed in FILTERS:
+                    what = f"backend {backend} perms {procmapq.perms_string(perms)} file_backed {file_backed}"
+                    opts = dict(backend=backend, perms=perms, file_backed=file_backed)
+                    bulk = h.query_bulk(packed, **opts)
+                    lookups = self.check_bulk("bulk " + what, addrs, bulk, entries, backend, perms, file_backed)
+                    for k in (1, 5, 8, 9):  # small batches decode their lookups another way
+                        self.check_bulk(f"bulk of {k} {what}", addrs[:k], h.query_bulk(addrs[:k], **opts), entries,
+                                        backend, perms, file_backed)
+                    singles = [h.lookup(a, **opts) for a in addrs]
+                    for a, lk in zip(addrs, singles):
+                        self.check_lookup(f"lookup {what} {a:#x}", a, lk, entries, backend, perms, file_backed)
+                    if backend != procmapq.BACKEND_AUTO:
+                        # Forced backends: exactly the same answers by all
+                        # three forms (auto may choose another strategy per
+                        # call, and only the ioctl reports page sizes).
+                        self.assertEqual(lookups, h.query(addrs, **opts).lookups, what)
+                        self.assertEqual(singles, lookups, what)
+
+    def test_bulk_inputs(self):
+        """Every accepted form of the addresses gives the same answers;
+        array('Q'), writable uint64 buffers and bytes are used in place."""
+        with Target("-m", "2", "-n", "20") as t, procmapq.open(t.pid) as h:
+            entries = maps_text.read(t.pid)
+            addrs = sorted(test_addresses(entries, seed=3))
+            want = h.query_bulk(addrs, backend=procmapq.BACKEND_TEXT).lookups()
+            packed = array.array("Q", addrs)
+            raw = packed.tobytes()
+            forms = {
+                "list": addrs,
+                "tuple": tuple(addrs),
+                "generator": (a for a in addrs),
+                "array Q": packed,
+                "array L": array.array("L", addrs),
+                "bytes": raw,
+                "bytearray": bytearray(raw),
+                "memoryview Q": memoryview(bytearray(raw)).cast("Q"),
+                "read-only memoryview": memoryview(raw)[0:],
+                "ctypes uint64 array": (ctypes.c_uint64 * len(addrs))(*addrs),
+            }
+            for name, form in forms.items():
+                for sorted_ in (False, True):
+                    if name == "generator":
+                        form = (a for a in addrs)
+                    res = h.query_bulk(form, backend=procmapq.BACKEND_TEXT, sorted=sorted_)
+                    self.assertEqual(res.lookups(), want, f"{name} sorted={sorted_}")
+            self.assertIs(h.query_bulk(packed).addrs, packed, "array('Q') is used in place")
+            # Small items are converted and range-checked like a list.
+            small = [e.start for e in entries[:4]]
+            self.assertEqual(h.query_bulk(array.array("q", small), backend=procmapq.BACKEND_TEXT).lookups(),
+                             h.query_bulk(small, backend=procmapq.BACKEND_TEXT).lookups())
+            for bad in ([-1], [2**64], array.array("q", [-1])):
+                with self.assertRaises(OverflowError):
+                    h.query_bulk(bad)
+            with self.assertRaises(TypeError):
+                h.query_bulk(["x"])
+            with self.assertRaises(ValueError):
+                h.query_bulk(b"1234567")  # not whole uint64s
+            empty = h.query_bulk(array.array("Q"))
+            self.assertEqual((len(empty), empty.count, empty.vma_index.tolist(), empty.lookups()), (0, 0, [], []))
+            self.assertEqual(h.query_bulk(b"").lookups(), [])
+
+    def test_bulk_views_outlive_the_call(self):
+        with Target("-m", "1") as t, procmapq.open(t.pid) as h:
+            entries = maps_text.read(t.pid)
+            addrs = [e.start for e in entries if e.ioctl_visible]
+            index = h.query_bulk(addrs).vma_index  # the result itself is dropped
+            other = h.query_bulk(addrs[::-1])
+            self.assertEqual(index.tolist(), list(range(len(addrs))))
+            self.assertEqual(array.array("i", index).tolist(), index.tolist())
+            self.assertEqual(other.vma_index.tolist(), list(range(len(addrs)))[::-1])
+            for view in (index, other.reason, other.file_offset, other.vma_start, other.lookups_buffer):
+                self.assertTrue(view.readonly)
+                with self.assertRaises(TypeError):
+                    view[0] = 1
+
+    def test_large_maps_bulk(self):
+        # More VMAs than the first guess: -ERANGE, a retry with the sizes the
+        # library reports, and a handle that remembers them.
+        with Target("-n", "5000", "-m", "3") as t, procmapq.open(t.pid) as h:
+            entries = maps_text.read(t.pid)
+            addrs = sorted(test_addresses(entries, seed=11))
+            for backend in backends():
+                for _ in range(2):
+                    res = h.query_bulk(array.array("Q", addrs), backend=backend, sorted=True)
+                    self.check_bulk(f"5000 VMAs bulk backend {backend}", addrs, res, entries, backend)
+                    self.assertGreater(res.count, 5000)
+
+    def test_lookup_long_names_fall_back(self):
+        """A name longer than the lookup buffers: the general path answers."""
+        with Target("-f") as t:
+            entries = maps_text.read(t.pid)
+            longest = max((e for e in entries if e.ioctl_visible), key=lambda e: len(e.name))
+            self.assertGreater(len(longest.name), 64)
+            saved = procmapq._SINGLE_NAMES_CAP
+            procmapq._SINGLE_NAMES_CAP = 64
+            try:
+                with procmapq.open(t.pid) as h:
+                    for backend in backends():
+                        lk = h.lookup(longest.start, backend=backend)
+                        self.check_lookup(f"long name backend {backend}", longest.start, lk, entries, backend)
+            finally:
+                procmapq._SINGLE_NAMES_CAP = saved
+
+    def test_lookup_reuses_vma_objects(self):
+        with Target("-m", "1") as t, procmapq.open(t.pid) as h:
+            e = next(e for e in maps_text.read(t.pid) if e.name.endswith(b"module-0.so"))
+            first, second = h.lookup(e.start), h.lookup(e.end - 1)
+            self.assertIs(first.vma, second.vma)
+            # Built without the dataclass __init__, still a plain Vma.
+            rebuilt = procmapq.Vma(**dataclasses.asdict(first.vma))
+            self.assertEqual((rebuilt, hash(rebuilt), repr(rebuilt)), (first.vma, hash(first.vma), repr(first.vma)))
+            self.assertEqual(second.file_offset, e.end - 1 - e.start + e.offset)
+
+    def test_lookup_follows_a_changing_vma(self):
+        """The reused Vma objects never hide a change: new permissions, then
+        a file mapped over the same address, in this process."""
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.mmap.restype = ctypes.c_void_p
+        libc.mmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_long]
+        libc.mprotect.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
+        libc.munmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t]
+        prot_read, prot_write, map_private, map_fixed, map_anonymous = 1, 2, 2, 0x10, 0x20
+        page = os.sysconf("SC_PAGESIZE")
+        addr = libc.mmap(None, 3 * page, prot_read, map_private | map_anonymous, -1, 0)
+        self.assertNotEqual(addr, ctypes.c_void_p(-1).value)
+        addr += page  # the middle page: its neighbours keep it apart below
+        try:
+            with procmapq.open() as h, tempfile.NamedTemporaryFile(dir=_scratch.name) as f:
+                f.write(b"x" * page)
+                f.flush()
+                steps = [
+                    lambda: None,
+                    lambda: self.assertEqual(libc.mprotect(addr, page, prot_read | prot_write), 0),
+                    lambda: self.assertEqual(libc.mmap(addr, page, prot_read, map_private | map_fixed, f.fileno(), 0),
+                                             addr),
+                    lambda: self.assertEqual(libc.mprotect(addr, page, prot_read | prot_write), 0),
+                ]
+                seen = []
+                for step in steps:
+                    step()
+                    for backend in backends():
+                        lk = h.lookup(addr + 8, backend=backend)
+                        e = maps_text.find(maps_text.read(os.getpid()), addr + 8)
+                        self.check_lookup(f"step {len(seen)} backend {backend}", addr + 8, lk,
+                                          maps_text.read(os.getpid()), backend)
+                        self.assertEqual((lk.vma.start, lk.vma.perms, lk.vma.name), (e.start, e.perms, e.name))
+                    seen.append(lk.vma)
+                self.assertEqual(seen[2].name, os.fsencode(os.path.realpath(f.name)))
+                self.assertEqual(len({(v.perms, v.name) for v in seen}), 4)
+        finally:
+            libc.munmap(addr - page, 3 * page)
+
+    def test_fast_forms_shared_by_threads(self):
+        with Target("-m", "2", "-n", "100") as t, procmapq.open(t.pid) as h:
+            entries = maps_text.read(t.pid)
+            failures = []
+
+            def work(seed):
+                try:
+                    addrs = test_addresses(entries, seed)
+                    for _ in range(5):
+                        self.check_bulk(f"thread {seed}", addrs, h.query_bulk(addrs), entries, procmapq.BACKEND_AUTO)
+                        for a in addrs[:50]:
+                            self.check_lookup(f"thread {seed}", a, h.lookup(a), entries, procmapq.BACKEND_AUTO)
+                except Exception as err:  # reported by the main thread
+                    failures.append(err)
+
+            threads = [threading.Thread(target=work, args=(seed,)) for seed in range(1, 5)]
+            for th in threads:
+                th.start()
+            for th in threads:
+                th.join()
+            self.assertEqual(failures, [])
+
+    def test_module_docstring_bulk_example(self):
+        """The bulk example of procmapq.py's docstring, on this process."""
+        import contextlib
+        import io
+
+        match = re.search(r"\n    import array\n(.*?)\n\n", procmapq.__doc__, re.S)
+        self.assertIsNotNone(match)
+        code = "import array\n" + "\n".join(line[4:] for line in match.group(1).splitlines())
+        addr = ctypes.cast(procmapq._lib.procmapq_version, ctypes.c_void_p).value
+        printed = io.StringIO()
+        with procmapq.open() as h, contextlib.redirect_stdout(printed):
+            exec(compile(code, "procmapq.py docstring", "exec"), {"h": h, "addrs": [addr, addr + 1]})
+        self.assertIn(hex(addr), printed.getvalue())
+        self.assertIn("libprocmapq.so", printed.getvalue())
+
+
 def elf_build_id(path: bytes) -> bytes:
     """The GNU build ID from an ELF64 file's PT_NOTE segments (b"" if none)."""
     import struct
@@ -423,6 +663,12 @@ class TestBadInput(unittest.TestCase):
             for bad in ([-1], [2**64], ["x"]):
                 with self.assertRaises((OverflowError, TypeError)):
                     h.query(bad)
+                with self.assertRaises((OverflowError, TypeError)):
+                    h.lookup(bad[0])
+            for call in (lambda: h.lookup(0x1000, backend=9), lambda: h.query_bulk([0x1000], backend=9)):
+                with self.assertRaises(OSError) as cm:
+                    call()
+                self.assertLibraryError(cm, errno.EINVAL)
             with self.assertRaises(OSError) as cm:
                 h.query([0x1000], backend=9)
             self.assertLibraryError(cm, errno.EINVAL)
@@ -431,6 +677,10 @@ class TestBadInput(unittest.TestCase):
             self.assertLibraryError(cm, errno.EINVAL)
         with self.assertRaises(ValueError):
             h.query([0x1000])  # closed
+        with self.assertRaises(ValueError):
+            h.lookup(0x1000)
+        with self.assertRaises(ValueError):
+            h.query_bulk([0x1000])
         h.close()  # closing twice is harmless
         with procmapq.open_text(b"1000-2000 r--p 00000000 00:00 0 \n") as text:
             with self.assertRaises(OSError) as cm:
@@ -469,7 +719,8 @@ class TestBadInput(unittest.TestCase):
         h = procmapq.open(t.pid)
         t.exit()
         with h:
-            for call in (lambda: h.query([0x1000]), h.enumerate, lambda: h.normalize([0x1000])):
+            for call in (lambda: h.query([0x1000]), h.enumerate, lambda: h.normalize([0x1000]),
+                         lambda: h.lookup(0x1000), lambda: h.query_bulk([0x1000])):
                 with self.assertRaises(ProcessLookupError) as cm:
                     call()
                 self.assertIn(str(t.pid), str(cm.exception))
@@ -491,6 +742,34 @@ class TestReadme(unittest.TestCase):
             exec(compile(match.group(1), "README.md", "exec"), {"pid": 0, "addrs": [addr, 0x10]})
         self.assertIn(hex(addr), printed.getvalue())
         self.assertIn("libprocmapq.so", printed.getvalue())
+
+
+class TestPythonReadme(unittest.TestCase):
+    def test_examples_python_readme_runs(self):
+        """examples/python/README.md's example, run on this process."""
+        import contextlib
+        import io
+
+        with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "README.md")) as f:
+            readme = f.read()
+        match = re.search(r"```python\n(.*?)```", readme, re.S)
+        self.assertIsNotNone(match, "examples/python/README.md has no ```python block")
+        addr = ctypes.cast(procmapq._lib.procmapq_version, ctypes.c_void_p).value
+        printed = io.StringIO()
+        with contextlib.redirect_stdout(printed):
+            exec(compile(match.group(1), "README.md", "exec"), {"pid": 0, "addr": addr, "addrs": [0x10, addr]})
+        self.assertEqual(printed.getvalue().count("libprocmapq.so"), 3, printed.getvalue())
+        self.assertIn(hex(addr), printed.getvalue())
+
+
+class TestMicrobench(unittest.TestCase):
+    def test_microbench_runs(self):
+        """microbench.py, one round: it builds its C loops and prints every row."""
+        run = subprocess.run([sys.executable, os.path.join(os.path.dirname(os.path.abspath(__file__)), "microbench.py"),
+                              "1"], capture_output=True, text=True, timeout=120)
+        self.assertEqual(run.returncode, 0, run.stdout + run.stderr)
+        for row in ("c-ioctl", "cabi-1", "py-bare", "py-lookup-auto", "py-bulk-3000", "ns per address"):
+            self.assertIn(row, run.stdout)
 
 
 class TestCompareScript(unittest.TestCase):
