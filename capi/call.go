@@ -182,12 +182,6 @@ func (c *call) checkFlags(what string, v, known uint32) error {
 	return nil
 }
 
-func (c *call) checkBackend(b uint32) (core.Backend, error) {
-	if b > uint32(core.BackendText) {
-		return 0, c.errorf(syscall.EINVAL, "unknown backend %d", b)
-	}
-	return core.Backend(b), nil
-}
 
 // isGone says whether err is the target going away mid-call, after which
 // results are still complete (unresolved addresses say so).

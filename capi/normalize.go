@@ -27,14 +27,13 @@ func (c *call) normalizeOpts(p *C.struct_procmapq_normalize_opts) (core.Normaliz
 		C.sizeof_struct_procmapq_normalize_opts, 8); err != nil {
 		return o, err
 	}
-	b, err := c.checkSelection("procmapq_normalize_opts", uint32(q.backend), uint32(q.flags), normFlagsKnown,
+	b, perms, err := c.selection("procmapq_normalize_opts", uint32(q.backend), uint32(q.flags), normFlagsKnown,
 		uint32(q.perms), uint32(q.reserved))
 	if err != nil {
 		return o, err
 	}
 	f := uint32(q.flags)
-	o.Backend = b
-	o.Filter.Perms = core.Perm(q.perms)
+	o.Backend, o.Filter.Perms = b, perms
 	o.Filter.FileBacked = f&C.PROCMAPQ_NORM_FILE_BACKED != 0
 	o.Sorted = f&C.PROCMAPQ_NORM_SORTED != 0
 	o.BuildIDs = f&C.PROCMAPQ_NORM_BUILD_IDS != 0

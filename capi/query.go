@@ -17,27 +17,24 @@ import (
 
 const queryFlagsKnown = C.PROCMAPQ_QUERY_SORTED | C.PROCMAPQ_QUERY_BUILD_IDS | C.PROCMAPQ_QUERY_FILE_BACKED
 
-const permsKnown = C.PROCMAPQ_PERM_R | C.PROCMAPQ_PERM_W | C.PROCMAPQ_PERM_X | C.PROCMAPQ_PERM_SHARED
-
-// checkSelection checks the fields that procmapq_query_opts and
-// procmapq_normalize_opts share: backend, flags, perms, reserved. what
-// names the struct in messages (built only on failure: this runs on every
-// call).
-func (c *call) checkSelection(what string, backend, flags, knownFlags, perms, reserved uint32) (core.Backend, error) {
-	b, err := c.checkBackend(backend)
-	if err != nil {
-		return 0, err
+// selection converts the fields procmapq_query_opts and
+// procmapq_normalize_opts share (backend, flags, perms, reserved). It
+// checks only what the conversion needs: the C encoding (unknown flag
+// bits, reserved) and values too wide for core's types; core's checkCall
+// validates the backend and the permission bits and names them. what names
+// the struct in messages (built only on failure: this runs on every call).
+func (c *call) selection(what string, backend, flags, knownFlags, perms, reserved uint32) (core.Backend, core.Perm, error) {
+	switch {
+	case flags&^knownFlags != 0:
+		return 0, 0, c.errorf(syscall.EINVAL, "unknown %s.flags bits %#x", what, flags&^knownFlags)
+	case reserved != 0:
+		return 0, 0, c.errorf(syscall.EINVAL, "%s.reserved must be 0", what)
+	case backend > math.MaxUint8:
+		return 0, 0, c.errorf(syscall.EINVAL, "%s.backend %d is not a backend", what, backend)
+	case perms > math.MaxUint8:
+		return 0, 0, c.errorf(syscall.EINVAL, "unknown %s.perms bits %#x", what, perms&^0xff)
 	}
-	if flags&^knownFlags != 0 {
-		return 0, c.errorf(syscall.EINVAL, "unknown %s.flags bits %#x", what, flags&^knownFlags)
-	}
-	if perms&^permsKnown != 0 {
-		return 0, c.errorf(syscall.EINVAL, "unknown %s.perms bits %#x", what, perms&^permsKnown)
-	}
-	if reserved != 0 {
-		return 0, c.errorf(syscall.EINVAL, "%s.reserved must be 0", what)
-	}
-	return b, nil
+	return core.Backend(backend), core.Perm(perms), nil
 }
 
 // queryOpts converts the caller's procmapq_query_opts (NULL = defaults).
@@ -51,13 +48,12 @@ func (c *call) queryOpts(p *C.struct_procmapq_query_opts) (core.Options, error) 
 		C.sizeof_struct_procmapq_query_opts, 8); err != nil {
 		return o, err
 	}
-	b, err := c.checkSelection("procmapq_query_opts", uint32(q.backend), uint32(q.flags), queryFlagsKnown,
+	b, perms, err := c.selection("procmapq_query_opts", uint32(q.backend), uint32(q.flags), queryFlagsKnown,
 		uint32(q.perms), uint32(q.reserved))
 	if err != nil {
 		return o, err
 	}
-	o.Backend = b
-	o.Filter.Perms = core.Perm(q.perms)
+	o.Backend, o.Filter.Perms = b, perms
 	o.Filter.FileBacked = q.flags&C.PROCMAPQ_QUERY_FILE_BACKED != 0
 	o.Sorted = q.flags&C.PROCMAPQ_QUERY_SORTED != 0
 	o.BuildIDs = q.flags&C.PROCMAPQ_QUERY_BUILD_IDS != 0

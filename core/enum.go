@@ -16,18 +16,12 @@ import (
 // On kernels without PROCMAP_QUERY auto uses text and a forced ioctl
 // backend fails with [ErrNotSupported].
 func (h *Handle) Enumerate(opts *Options, res *Result) error {
-	if h == nil {
-		return errNilHandle("enumerate")
-	}
 	var o Options
 	if opts != nil {
 		o = *opts
 	}
-	if res == nil {
-		return &Error{Op: "enumerate", Pid: h.pid, Err: errors.Join(ErrInvalidArgument, errors.New("nil result"))}
-	}
-	if err := o.validate(); err != nil {
-		return &Error{Op: "enumerate", Pid: h.pid, Err: err}
+	if err := h.checkCall("enumerate", res == nil, o.Backend, o.Filter); err != nil {
+		return err
 	}
 	if err := h.lockOpen("enumerate"); err != nil {
 		return err

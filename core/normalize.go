@@ -234,13 +234,6 @@ type fileIdentity struct {
 // VMAs and reading the files (to make a target exit exactly there).
 var normalizeHookAfterQuery func()
 
-func (o *NormalizeOptions) validate() error {
-	if o.Backend > BackendText || o.Filter.Perms&^permMask != 0 {
-		return ErrInvalidArgument
-	}
-	return nil
-}
-
 // Normalize turns absolute addresses of the target into (file offset,
 // meta) pairs, blazesym-style: res.Outputs[i] answers addrs[i] (any order,
 // duplicates allowed) and indexes res.Metas, a table deduplicated per file.
@@ -270,20 +263,14 @@ func (o *NormalizeOptions) validate() error {
 // come from the files only; a forced ioctl backend fails with
 // [ErrNotSupported].
 func (h *Handle) Normalize(addrs []uint64, opts *NormalizeOptions, res *Normalized) error {
-	if h == nil {
-		return errNilHandle("normalize")
-	}
 	var o NormalizeOptions
 	if opts != nil {
 		o = *opts
 	}
-	if res == nil {
-		return &Error{Op: "normalize", Pid: h.pid, Err: errors.Join(ErrInvalidArgument, errors.New("nil result"))}
+	if err := h.checkCall("normalize", res == nil, o.Backend, o.Filter); err != nil {
+		return err
 	}
 	res.reset()
-	if err := o.validate(); err != nil {
-		return &Error{Op: "normalize", Pid: h.pid, Err: err}
-	}
 	// With the cache on, the kernel's build IDs are cached too (keyed by
 	// the file's statx, like the rest): asking the kernel costs about 4 to
 	// 10 us per ioctl on Linux 6.18 (it parses the file each time), a

@@ -1,9 +1,11 @@
 package core
 
 import (
+	"fmt"
 	"cmp"
 	"errors"
 	"slices"
+	"syscall"
 	"unsafe"
 )
 
@@ -97,11 +99,32 @@ type Options struct {
 	BuildIDs bool
 }
 
-func (o *Options) validate() error {
-	if o.Backend > BackendText || o.Filter.Perms&^permMask != 0 {
-		return ErrInvalidArgument
+// checkCall is the preamble every call on a handle shares (Query,
+// Enumerate, Normalize): a nil handle or result, and the one validator of
+// the selection options (backend and filter) Options and NormalizeOptions
+// share, which names the bad field. The C glue only converts its structs
+// and leaves these checks here.
+func (h *Handle) checkCall(op string, resultNil bool, b Backend, f Filter) error {
+	if h == nil {
+		return errNilHandle(op)
 	}
-	return nil
+	var why string
+	switch {
+	case resultNil:
+		why = "the result is nil"
+	case b > BackendText:
+		why = fmt.Sprintf("backend %d is not auto (0), ioctl (1) or text (2)", b)
+	case f.Perms&^permMask != 0:
+		why = fmt.Sprintf("filter perms %#x has bits other than read, write, exec and shared (%#x)", uint8(f.Perms), uint8(permMask))
+	default:
+		return nil
+	}
+	return &Error{Op: op, Pid: h.pid, Err: invalidArgument(why)}
+}
+
+// invalidArgument is ErrInvalidArgument (and EINVAL) saying what is wrong.
+func invalidArgument(why string) error {
+	return &errnoError{sentinel: ErrInvalidArgument, errno: syscall.EINVAL, detail: "invalid argument: " + why}
 }
 
 // Reason says why an address has, or has no, VMA.
@@ -318,21 +341,15 @@ func (r *Result) Found(i int) (*VMA, Reason) {
 // error wrapping [ErrProcessGone]. On any other error res.Lookups is empty. On kernels without PROCMAP_QUERY the auto
 // backend uses text; a forced ioctl backend fails with [ErrNotSupported].
 func (h *Handle) Query(addrs []uint64, opts *Options, res *Result) error {
-	if h == nil {
-		return errNilHandle("query")
-	}
 	var o Options
 	if opts != nil {
 		o = *opts
 	}
-	if res == nil {
-		return &Error{Op: "query", Pid: h.pid, Err: errors.Join(ErrInvalidArgument, errors.New("nil result"))}
-	}
-	if err := o.validate(); err != nil {
-		return &Error{Op: "query", Pid: h.pid, Err: err}
+	if err := h.checkCall("query", res == nil, o.Backend, o.Filter); err != nil {
+		return err
 	}
 	if len(addrs) > 1<<31-1 {
-		return &Error{Op: "query", Pid: h.pid, Err: ErrInvalidArgument}
+		return &Error{Op: "query", Pid: h.pid, Err: invalidArgument(fmt.Sprintf("%d addresses: at most 2^31-1 per call", len(addrs)))}
 	}
 	if err := h.lockOpen("query"); err != nil {
 		return err
