@@ -182,7 +182,6 @@ func (c *call) checkFlags(what string, v, known uint32) error {
 	return nil
 }
 
-
 // isGone says whether err is the target going away mid-call, after which
 // results are still complete (unresolved addresses say so).
 func isGone(err error) bool { return errors.Is(err, core.ErrProcessGone) }

@@ -1,9 +1,9 @@
 package core
 
 import (
-	"fmt"
 	"cmp"
 	"errors"
+	"fmt"
 	"slices"
 	"syscall"
 	"unsafe"
