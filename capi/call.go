@@ -7,7 +7,6 @@ package main
 import "C"
 
 import (
-	"errors"
 	"fmt"
 	"runtime"
 	"runtime/debug"
@@ -182,9 +181,6 @@ func (c *call) checkFlags(what string, v, known uint32) error {
 	return nil
 }
 
-// isGone says whether err is the target going away mid-call, after which
-// results are still complete (unresolved addresses say so).
-func isGone(err error) bool { return errors.Is(err, core.ErrProcessGone) }
 
 // probeSink keeps probeArray's loads from being optimized away; atomic
 // because every thread's calls store into it.

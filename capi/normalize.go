@@ -72,7 +72,7 @@ func (c *call) normalize(p *C.struct_procmapq, addrs *C.uint64_t, n C.size_t, op
 	}
 	res := h.norm
 	nerr := h.core.Normalize(goAddrs, &o, res)
-	if nerr != nil && !(isGone(nerr) && len(res.Outputs) == len(goAddrs)) {
+	if !core.AnswersComplete(nerr) {
 		return 0, nerr
 	}
 	r, err := c.exportNormalized(res)

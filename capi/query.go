@@ -199,7 +199,7 @@ func (c *call) query(p *C.struct_procmapq, addrs *C.uint64_t, n C.size_t, opts *
 	res.Lookups = unsafe.Slice((*core.Lookup)(unsafe.Pointer(lookups)), int(n))
 	defer h.dropCallerArray()
 	qerr := h.core.Query(goAddrs, &v.opts, res)
-	if qerr != nil && !isGone(qerr) {
+	if !core.AnswersComplete(qerr) {
 		return 0, qerr
 	}
 	if err := c.finish(&v, out); err != nil {

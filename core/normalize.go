@@ -2,7 +2,6 @@ package core
 
 import (
 	"bytes"
-	"errors"
 	"slices"
 	"strconv"
 
@@ -281,14 +280,7 @@ func (h *Handle) Normalize(addrs []uint64, opts *NormalizeOptions, res *Normaliz
 	res.q.keepBatch = true
 	qerr := h.Query(addrs, &qopts, &res.q)
 	defer res.q.releaseBatch()
-	if qerr != nil && !errors.Is(qerr, ErrProcessGone) {
-		return qerr
-	}
-	if len(addrs) == 0 {
-		return qerr
-	}
-	if qerr != nil && len(res.q.Lookups) != len(addrs) {
-		// Query failed before filling the lookups.
+	if !AnswersComplete(qerr) || len(addrs) == 0 {
 		return qerr
 	}
 	res.Strategy = res.q.Strategy

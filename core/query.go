@@ -441,6 +441,15 @@ func (res *Result) keepTableOrdered() {
 	}
 }
 
+// AnswersComplete reports whether a Query or Normalize that returned err
+// still answered every address: true for nil, and for the target going
+// away during the call (ErrProcessGone), after which the addresses
+// resolved in time keep their answers and the others say
+// ReasonProcessGone (NormUnknownProcessGone). Any other error leaves no
+// answer to use. It is the one statement of this rule: the C API and the
+// command-line tool follow it.
+func AnswersComplete(err error) bool { return err == nil || errors.Is(err, ErrProcessGone) }
+
 // failLookups settles the lookups of a call that failed at sorted position
 // from: if the target went away, the addresses resolved so far keep their
 // answers and the rest are process-gone; on any other error no lookup is

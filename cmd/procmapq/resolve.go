@@ -61,7 +61,7 @@ func runResolve(e *env, args []string) int {
 		opts := core.NormalizeOptions{Backend: backend, BuildIDs: *buildIDs}
 		var res core.Normalized
 		qerr := h.Normalize(addrs, &opts, &res)
-		if qerr != nil && (!errors.Is(qerr, core.ErrProcessGone) || len(res.Outputs) != len(addrs)) {
+		if !core.AnswersComplete(qerr) {
 			return fail(e, qerr)
 		}
 		if *asJSON {
@@ -74,8 +74,7 @@ func runResolve(e *env, args []string) int {
 	opts := core.Options{Backend: backend, BuildIDs: *buildIDs}
 	var res core.Result
 	qerr := h.Query(addrs, &opts, &res)
-	if qerr != nil && !errors.Is(qerr, core.ErrProcessGone) {
-		// Only a target gone mid-batch leaves answers worth printing.
+	if !core.AnswersComplete(qerr) {
 		return fail(e, qerr)
 	}
 	if *asJSON {
