@@ -181,7 +181,6 @@ func (c *call) checkFlags(what string, v, known uint32) error {
 	return nil
 }
 
-
 // probeSink keeps probeArray's loads from being optimized away; atomic
 // because every thread's calls store into it.
 var probeSink atomic.Uint32
