@@ -53,7 +53,10 @@ func (h *Handle) enumerate(o *Options, res *Result) error {
 	if s == StrategyText {
 		return h.enumText(o, res)
 	}
-	return h.enumWalk(o, res, o.Backend == BackendAuto)
+	if err := h.enumWalk(o, res, o.Backend == BackendAuto); err != nil || o.Backend != BackendAuto {
+		return err
+	}
+	return h.fillLongNames(res)
 }
 
 func (h *Handle) enumText(o *Options, res *Result) error {

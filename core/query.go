@@ -409,6 +409,7 @@ func (h *Handle) resolve(b *batch, o *Options, res *Result) error {
 	}
 	if err == nil && o.Backend == BackendAuto {
 		h.plan.noteQuery(res.touched, len(b.addrs))
+		err = h.fillLongNames(res)
 	}
 	res.keepTableOrdered()
 	return err

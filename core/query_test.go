@@ -1,6 +1,7 @@
 package core
 
 import (
+	"bytes"
 	"errors"
 	"math/rand/v2"
 	"os"
@@ -356,4 +357,42 @@ func FuzzQueryLive(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestLongPathNames: a file path of PATH_MAX bytes or more, which the ioctl
+// cannot return, comes back whole from auto and text (auto fills it from
+// the text, in queries and enumerations alike); only a forced ioctl backend
+// leaves it out, with FlagNameUnavailable.
+func TestLongPathNames(t *testing.T) {
+	tg := startSpecialTarget(t)
+	h := mustOpen(t, tg.Pid)
+	m := mapping(t, tg, "long-path")
+	for _, b := range liveBackends(t) {
+		var res Result
+		if err := h.Query([]uint64{m.Start}, &Options{Backend: b}, &res); err != nil {
+			t.Fatal(err)
+		}
+		v, r := res.Found(0)
+		if r != ReasonFound {
+			t.Fatalf("%v: %v", b, r)
+		}
+		forced := b == BackendIoctl
+		unavailable := v.Flags&FlagNameUnavailable != 0
+		if forced != unavailable || forced != (len(v.Name) == 0) || !forced && len(v.Name) < pathMax {
+			t.Errorf("%v: name of %d bytes, flags %v", b, len(v.Name), v.Flags)
+		}
+		if !forced && (v.Kind != KindFile || !bytes.HasSuffix(v.Name, []byte(".so")) && !bytes.Contains(v.Name, []byte("/"))) {
+			t.Errorf("%v: kind %v, name ...%q", b, v.Kind, v.Name[max(0, len(v.Name)-20):])
+		}
+		// An enumeration that walks the kernel (an exec filter keeps it a
+		// walk under auto) fills it the same way.
+		if err := h.Enumerate(&Options{Backend: b, Filter: Filter{FileBacked: true}}, &res); err != nil {
+			t.Fatal(err)
+		}
+		for i := range res.VMAs {
+			if w := &res.VMAs[i]; w.Start == m.Start && (w.Flags&FlagNameUnavailable != 0) != forced {
+				t.Errorf("%v: enumerate (%v): long name of %d bytes, flags %v", b, res.Strategy, len(w.Name), w.Flags)
+			}
+		}
+	}
 }

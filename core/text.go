@@ -691,3 +691,47 @@ func (h *Handle) resolveSnapshot(b *batch, o *Options, res *Result) {
 		i = k
 	}
 }
+
+// fillLongNames gives the VMAs of res that the ioctl returned without a
+// name (a path of PATH_MAX or more: FlagNameUnavailable) their name from
+// one read of the text, which has it. Auto calls it, so that only a forced
+// ioctl backend leaves such a name out; a VMA the text no longer shows
+// (changed since) keeps the flag. Such paths are rare: the cost is one
+// flag test per VMA of the table.
+func (h *Handle) fillLongNames(res *Result) error {
+	missing := 0
+	for i := range res.VMAs {
+		if res.VMAs[i].Flags&FlagNameUnavailable != 0 {
+			missing++
+		}
+	}
+	if missing == 0 {
+		return nil
+	}
+	text, err := h.readText("query")
+	res.Syscalls += h.reads
+	if err != nil {
+		return err
+	}
+	var v VMA
+	for pos, line := 0, 0; pos < len(text) && missing > 0; {
+		line++
+		raw, n, msg := parseLineIn(text[pos:], &v)
+		if msg != "" {
+			return &Error{Op: "query", Pid: h.pid, Err: invalidArgument((&lineError{line, msg}).Error())}
+		}
+		pos += n
+		if len(raw) < pathMax-1 {
+			continue
+		}
+		for i := range res.VMAs {
+			w := &res.VMAs[i]
+			if w.Flags&FlagNameUnavailable != 0 && w.Start == v.Start && w.End == v.End && w.Inode == v.Inode {
+				res.arena = v.setName(raw, res.arena)
+				w.Name, w.Kind, w.Flags = v.Name, v.Kind, v.Flags
+				missing--
+			}
+		}
+	}
+	return nil
+}

@@ -74,8 +74,8 @@ const (
 	// the path may really have contained the four bytes `\012`.
 	FlagNameAmbiguous
 	// FlagNameUnavailable: the ioctl could not return the name because the
-	// path is PATH_MAX (4096) bytes or longer. Name is empty; only the text
-	// backend has it.
+	// path is PATH_MAX (4096) bytes or longer. Name is empty. Only a forced
+	// ioctl backend returns it: auto fills such names from the text.
 	FlagNameUnavailable
 )
 

@@ -326,8 +326,13 @@ struct procmapq_query_opts {
 #define PROCMAPQ_VMA_NAME_AMBIGUOUS   0x2u /* text backend turned "\012" into
 					    * a newline; the path may really
 					    * hold the 4 bytes "\012" */
-#define PROCMAPQ_VMA_NAME_UNAVAILABLE 0x4u /* ioctl: path >= PATH_MAX; name
-					    * empty (the text backend has it) */
+#define PROCMAPQ_VMA_NAME_UNAVAILABLE 0x4u /* forced ioctl backend only:
+					    * path >= PATH_MAX, which the
+					    * ioctl cannot return; name
+					    * empty. Auto and text fill it
+					    * from the text. */
+/* From the auto backend, DELETED and NAME_AMBIGUOUS can appear (as from
+ * text); NAME_UNAVAILABLE cannot. */
 
 #define PROCMAPQ_BUILD_ID_MAX 20 /* the kernel reports build IDs <= 20 bytes */
 

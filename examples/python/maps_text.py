@@ -128,11 +128,18 @@ def escape_newlines(name: bytes) -> bytes:
     return name.replace(b"\n", b"\\012")
 
 
-def vma_differences(vma, entry: MapsEntry, from_ioctl: bool) -> List[str]:
+def vma_differences(vma, entry: MapsEntry, from_ioctl: bool, forced_ioctl: Optional[bool] = None) -> List[str]:
     """How a library VMA (procmapq.Vma) differs from the parser's entry,
     beyond the documented differences (page size only from the ioctl,
-    names >= PATH_MAX only in the text, "\\012" ambiguous in the text, no
-    gate VMA from the ioctl). Empty if they agree."""
+    names >= PATH_MAX left out by a forced ioctl backend (auto fills them
+    from the text), "\\012" ambiguous in the text, no gate VMA from the
+    ioctl). forced_ioctl defaults to from_ioctl. Empty if they agree."""
+    if forced_ioctl is None:
+        forced_ioctl = from_ioctl
+    if not forced_ioctl and len(entry.name) >= KERNEL_PATH_MAX:
+        from_ioctl_name = False  # auto filled the name from the text
+    else:
+        from_ioctl_name = from_ioctl
     problems = []
     got = (vma.start, vma.end, vma.perms, vma.offset, vma.dev_major, vma.dev_minor, vma.inode)
     want = (entry.start, entry.end, entry.perms, entry.offset, entry.dev_major, entry.dev_minor, entry.inode)
@@ -147,15 +154,15 @@ def vma_differences(vma, entry: MapsEntry, from_ioctl: bool) -> List[str]:
     elif vma.page_size != 0:
         problems.append(f"page size {vma.page_size} from the text")
     want_flags = VMA_DELETED if entry.deleted else 0
-    if from_ioctl and len(entry.name) >= KERNEL_PATH_MAX:
+    if from_ioctl_name and len(entry.name) >= KERNEL_PATH_MAX:
         want_flags = VMA_NAME_UNAVAILABLE
         if vma.name:
             problems.append(f"a name of {len(vma.name)} bytes from the ioctl")
-    elif from_ioctl and entry.ambiguous:
+    elif from_ioctl_name and entry.ambiguous:
         if escape_newlines(vma.name) != entry.raw_name:
             problems.append(f"ioctl name {vma.name!r} does not escape to {entry.raw_name!r}")
     else:
-        if not from_ioctl and entry.ambiguous:
+        if not from_ioctl_name and entry.ambiguous:
             want_flags |= VMA_NAME_AMBIGUOUS
         if vma.name != entry.name:
             problems.append(f"name {vma.name!r} != text {entry.name!r}")

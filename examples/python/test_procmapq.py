@@ -149,7 +149,8 @@ class LiveCase(unittest.TestCase):
                 if backend == procmapq.BACKEND_IOCTL or j >= len(got) or got[j].start != e.start:
                     continue
             self.assertLess(j, len(got), f"{what}: missing {e}")
-            problems = maps_text.vma_differences(got[j], e, self.source_is_ioctl(backend, table.strategy, got[j]))
+            problems = maps_text.vma_differences(got[j], e, self.source_is_ioctl(backend, table.strategy, got[j]),
+                                                 forced_ioctl=backend == procmapq.BACKEND_IOCTL)
             self.assertEqual(problems, [], f"{what}: {e.name!r}")
             j += 1
         self.assertEqual(got[j:], [], f"{what}: extra VMAs")
@@ -173,7 +174,8 @@ class LiveCase(unittest.TestCase):
                 self.assertEqual((lk.vma, lk.file_offset), (None, 0), f"{what}: {addr:#x}")
                 continue
             used.add(lk.vma.start)
-            problems = maps_text.vma_differences(lk.vma, e, self.source_is_ioctl(backend, res.strategy, lk.vma))
+            problems = maps_text.vma_differences(lk.vma, e, self.source_is_ioctl(backend, res.strategy, lk.vma),
+                                                 forced_ioctl=backend == procmapq.BACKEND_IOCTL)
             self.assertEqual(problems, [], f"{what}: {addr:#x}")
             self.assertEqual(lk.file_offset, addr - e.start + e.offset, f"{what}: {addr:#x}")
         self.assertEqual(sorted(used), [v.start for v in res.vmas], f"{what}: table holds exactly the VMAs found")

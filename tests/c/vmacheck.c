@@ -47,7 +47,7 @@ enum vma_source vma_source_of(uint32_t strategy, enum vma_source forced)
 	switch (strategy) {
 	case PROCMAPQ_STRATEGY_POINT_IOCTL:
 	case PROCMAPQ_STRATEGY_IOCTL_WALK:
-		return VMA_FROM_IOCTL;
+		return VMA_FROM_AUTO_IOCTL;
 	case PROCMAPQ_STRATEGY_TEXT:
 		return VMA_FROM_TEXT;
 	default:
@@ -112,11 +112,16 @@ static bool escaped_equals(const char *name, size_t len, const char *raw, size_t
 }
 
 static bool check_name(const struct procmapq_vma *v, const char *name, const struct maps_entry *e,
-		       bool from_ioctl, char *why, size_t why_len)
+		       bool from_ioctl, bool forced_ioctl, char *why, size_t why_len)
 {
 	uint32_t want_flags = 0;
 	if (has_suffix(e->name, e->name_len, " (deleted)"))
 		want_flags |= PROCMAPQ_VMA_DELETED;
+	/* Auto fills a long path from the text: only a forced ioctl backend
+	 * leaves it out. */
+	bool long_from_text = e->name_len >= KERNEL_PATH_MAX && !forced_ioctl;
+	if (long_from_text)
+		from_ioctl = false;
 	if (from_ioctl && e->name_len >= KERNEL_PATH_MAX) {
 		/* The ioctl fails for such paths; only the text has the name. */
 		want_flags |= PROCMAPQ_VMA_NAME_UNAVAILABLE;
@@ -166,6 +171,7 @@ bool vma_check(const struct procmapq_vma *v, const char *names, const struct map
 	bool from_ioctl;
 	switch (source) {
 	case VMA_FROM_IOCTL:
+	case VMA_FROM_AUTO_IOCTL:
 		from_ioctl = true;
 		break;
 	case VMA_FROM_TEXT:
@@ -189,7 +195,7 @@ bool vma_check(const struct procmapq_vma *v, const char *names, const struct map
 			    (unsigned long long)v->page_size);
 	}
 	char name_why[512];
-	if (!check_name(v, names + v->name_off, e, from_ioctl, name_why, sizeof name_why))
+	if (!check_name(v, names + v->name_off, e, from_ioctl, source == VMA_FROM_IOCTL, name_why, sizeof name_why))
 		return fail(why, why_len, "%#llx (%s): %s", (unsigned long long)v->start,
 			    from_ioctl ? "ioctl" : "text", name_why);
 	uint32_t kind = vma_expected_kind(e);

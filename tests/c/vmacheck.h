@@ -19,9 +19,11 @@
 
 /* Where a VMA is expected to come from. */
 enum vma_source {
-	VMA_FROM_IOCTL,  /* forced ioctl backend */
-	VMA_FROM_TEXT,   /* forced text backend, or a text handle */
-	VMA_FROM_EITHER, /* auto: told apart per VMA by page_size != 0 */
+	VMA_FROM_IOCTL,      /* forced ioctl backend */
+	VMA_FROM_TEXT,       /* forced text backend, or a text handle */
+	VMA_FROM_EITHER,     /* auto: told apart per VMA by page_size != 0 */
+	VMA_FROM_AUTO_IOCTL, /* auto, answered by the ioctl (strategy): long
+			      * paths are filled from the text */
 };
 
 /* vma_check returns true if v (with its name in names) agrees with e.
