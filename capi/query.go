@@ -109,7 +109,8 @@ func (c *call) writeVMAs(res *core.Result, buf *C.struct_procmapq_vma_buf) error
 	off := 0
 	for i := range res.VMAs {
 		v := &res.VMAs[i]
-		cv := C.struct_procmapq_vma{
+		cv := &vmas[i]
+		*cv = C.struct_procmapq_vma{
 			start:        C.uint64_t(v.Start),
 			end:          C.uint64_t(v.End),
 			offset:       C.uint64_t(v.Offset),
@@ -122,13 +123,10 @@ func (c *call) writeVMAs(res *core.Result, buf *C.struct_procmapq_vma_buf) error
 			kind:         C.uint32_t(v.Kind),
 			flags:        C.uint32_t(v.Flags),
 			name_len:     C.uint32_t(len(v.Name)),
-			build_id_len: C.uint32_t(len(v.BuildID)),
+			build_id_len: C.uint32_t(min(len(v.BuildID), C.PROCMAPQ_BUILD_ID_MAX)),
 		}
 		// The kernel never reports more than 20 bytes; copy defensively.
-		for j := 0; j < len(v.BuildID) && j < C.PROCMAPQ_BUILD_ID_MAX; j++ {
-			cv.build_id[j] = C.uint8_t(v.BuildID[j])
-		}
-		vmas[i] = cv
+		copy(unsafe.Slice((*byte)(unsafe.Pointer(&cv.build_id[0])), C.PROCMAPQ_BUILD_ID_MAX), v.BuildID)
 		off += copy(nameBuf[off:], v.Name)
 		nameBuf[off] = 0
 		off++

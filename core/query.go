@@ -363,7 +363,7 @@ func (h *Handle) Query(addrs []uint64, opts *Options, res *Result) error {
 		defer res.releaseBatch()
 	}
 	err := h.answer(addrs, &o, res)
-	if errors.Is(err, ErrProcessGone) && h.adoptLiveThread() {
+	if err != nil && errors.Is(err, ErrProcessGone) && h.adoptLiveThread() {
 		// The leader exited but the process lives: answer from a live
 		// thread's view of the same mappings (gone.go).
 		res.reset(len(addrs))
