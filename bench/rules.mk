@@ -50,3 +50,14 @@ bench-smoke: lib bench-binaries ## the harness's own tests, then every benchmark
 
 BENCH_TARGETS += bench-run
 TEST_TARGETS  += bench-smoke
+
+# The cost account of a one-address call (bench/README.md): plain C against
+# the C ABI, thread CPU time and a perf profile split by account.py.
+BENCH_COST_BIN := $(BENCH_BUILD)/cost-single
+$(BENCH_COST_BIN): bench/cost/single.c $(INCLUDE_DIR)/procmapq.h | lib
+	@mkdir -p $(BENCH_BUILD)
+	$(Q)$(CC) -O2 -g -I$(INCLUDE_DIR) -o $@ $< -L$(BUILD) -lprocmapq -Wl,-rpath,$(abspath $(BUILD))
+
+.PHONY: bench-cost
+bench-cost: lib $(BENCH_COST_BIN) ## cost account of one address through the C ABI (needs perf)
+	$(Q)bench/cost/run.sh $(BUILD)
