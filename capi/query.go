@@ -189,13 +189,13 @@ func (c *call) query(p *C.struct_procmapq, addrs *C.uint64_t, n C.size_t, opts *
 	if err := c.lock(h, v.id); err != nil {
 		return 0, err
 	}
-	defer h.mu.Unlock() // also on a fault panic: the export recovers it
-	res := &h.res
 	// core writes the answers straight into the caller's array, whose
 	// layout core.Lookup shares (checked in layout.go); the scratch must
-	// not keep pointing at it after the call.
+	// not keep pointing at it after the call. One defer (also run on a
+	// fault panic, which the export recovers) unlocks and forgets it.
+	defer h.endQuery()
+	res := &h.res
 	res.Lookups = unsafe.Slice((*core.Lookup)(unsafe.Pointer(lookups)), int(n))
-	defer h.dropCallerArray()
 	qerr := h.core.Query(goAddrs, &v.opts, res)
 	if !core.AnswersComplete(qerr) {
 		return 0, qerr
@@ -208,9 +208,13 @@ func (c *call) query(p *C.struct_procmapq, addrs *C.uint64_t, n C.size_t, opts *
 	return len(res.VMAs), qerr
 }
 
-// dropCallerArray forgets the caller's lookups array that the scratch
-// result pointed at during a query, so that no later call writes into it.
-func (h *handle) dropCallerArray() { h.res.Lookups = nil }
+// endQuery forgets the caller's lookups array that the scratch result
+// pointed at during a query, so that no later call writes into it, and
+// unlocks the handle.
+func (h *handle) endQuery() {
+	h.res.Lookups = nil
+	h.mu.Unlock()
+}
 
 // overlaps says whether [p, p+n) and [q, q+m) share a byte.
 func overlaps(p unsafe.Pointer, n uintptr, q unsafe.Pointer, m uintptr) bool {

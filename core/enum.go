@@ -56,7 +56,12 @@ func (h *Handle) enumerate(o *Options, res *Result) error {
 	if err := h.enumWalk(o, res, o.Backend == BackendAuto); err != nil || o.Backend != BackendAuto {
 		return err
 	}
-	return h.fillLongNames(res)
+	for i := range res.VMAs {
+		if res.VMAs[i].Flags&FlagNameUnavailable != 0 {
+			return h.fillLongNames(res)
+		}
+	}
+	return nil
 }
 
 func (h *Handle) enumText(o *Options, res *Result) error {

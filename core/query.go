@@ -198,6 +198,9 @@ type Result struct {
 	// released counts scratch bytes dropped during the call.
 	keepBatch bool
 	released  int
+	// nameless is set when the table has a VMA whose name the ioctl could
+	// not return (FlagNameUnavailable): auto fills it from the text.
+	nameless bool
 }
 
 type addrIndex struct {
@@ -213,7 +216,7 @@ func (r *Result) reset(n int) {
 	r.Strategy, r.Syscalls, r.touched = StrategyNone, 0, 0
 	r.arena = r.arena[:0]
 	r.batch = batch{}
-	r.checkOrder, r.disorder, r.lastAddr = false, false, 0
+	r.checkOrder, r.disorder, r.lastAddr, r.nameless = false, false, 0, false
 }
 
 // maxKeptScratch bounds the storage Trim keeps.
@@ -301,6 +304,9 @@ func (r *Result) answerNone(b *batch, i, j int, reason Reason) {
 // addVMA enters v in the table, copying its name and build ID into the
 // arena, and answers positions [i, j) of b with it.
 func (r *Result) addVMA(v *VMA, b *batch, i, j int) {
+	if v.Flags&FlagNameUnavailable != 0 {
+		r.nameless = true
+	}
 	r.arena = v.intern(r.arena)
 	r.VMAs = append(r.VMAs, *v)
 	r.answerFound(b, i, j, int32(len(r.VMAs)-1), v.Offset-v.Start)
@@ -359,15 +365,15 @@ func (h *Handle) Query(addrs []uint64, opts *Options, res *Result) error {
 	if len(addrs) == 0 {
 		return nil
 	}
-	if !res.keepBatch {
-		defer res.releaseBatch()
-	}
 	err := h.answer(addrs, &o, res)
 	if err != nil && errors.Is(err, ErrProcessGone) && h.adoptLiveThread() {
 		// The leader exited but the process lives: answer from a live
 		// thread's view of the same mappings (gone.go).
 		res.reset(len(addrs))
 		err = h.answer(addrs, &o, res)
+	}
+	if !res.keepBatch && (res.batch.order != nil || res.released > 0) {
+		res.releaseBatch() // an unsorted batch's scratch (not deferred: one defer keeps the call cheap)
 	}
 	return err
 }
@@ -409,9 +415,13 @@ func (h *Handle) resolve(b *batch, o *Options, res *Result) error {
 	}
 	if err == nil && o.Backend == BackendAuto {
 		h.plan.noteQuery(res.touched, len(b.addrs))
-		err = h.fillLongNames(res)
+		if res.nameless {
+			err = h.fillLongNames(res)
+		}
 	}
-	res.keepTableOrdered()
+	if len(res.VMAs) > 1 {
+		res.keepTableOrdered()
+	}
 	return err
 }
 

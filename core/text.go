@@ -699,6 +699,7 @@ func (h *Handle) resolveSnapshot(b *batch, o *Options, res *Result) {
 // (changed since) keeps the flag. Such paths are rare: the cost is one
 // flag test per VMA of the table.
 func (h *Handle) fillLongNames(res *Result) error {
+	res.nameless = false
 	missing := 0
 	for i := range res.VMAs {
 		if res.VMAs[i].Flags&FlagNameUnavailable != 0 {

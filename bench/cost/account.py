@@ -20,7 +20,7 @@ GLUE = "Go: capi glue (argument checks, registry, locks, write-back)"
 CGO = "cgo crossing (cgocallback, exitsyscall/entersyscall, context)"
 SHIM = "C shim (procmapq_query: errno, message, fork check)"
 CALLER = "caller (the C benchmark loop)"
-RUNTIME = "Go runtime elsewhere (sysmon, scheduler, GC)"
+RUNTIME = "Go runtime on the calling thread (scheduler, GC assists)"
 ORDER = [KERNEL, KOTHER, WRAP, CORE, GLUE, CGO, SHIM, CALLER, RUNTIME]
 
 TRAP = re.compile(r"^(internal/runtime/syscall/linux\.Syscall6|__GI___ioctl|ioctl)$")
@@ -53,24 +53,23 @@ def owner(frames):
 
 
 def samples(f):
-    frames = []
+    """Yields (tid, frames) per sample of `perf script -F comm,tid,ip,sym,dso`."""
+    frames, tid = [], None
     for line in f:
         line = line.rstrip("\n")
         if not line.strip():
-            if frames:
-                yield frames
-            frames = []
             continue
         if not line.startswith("\t") and not line.startswith(" "):
             if frames:
-                yield frames
-            frames = []
+                yield tid, frames
+            fields = line.split()
+            tid, frames = fields[-1] if fields else None, []
             continue
         m = re.match(r"\s*[0-9a-f]+\s+(.*?)\s+\((.*)\)\s*$", line)
         if m:
             frames.append((re.sub(r"\+0x[0-9a-f]+$", "", m.group(1)), m.group(2)))
     if frames:
-        yield frames
+        yield tid, frames
 
 
 def main():
@@ -78,13 +77,20 @@ def main():
     ap.add_argument("--ns", type=float, help="measured cost of one call, for ns per call")
     ap.add_argument("--title", default="")
     a = ap.parse_args()
+    # Only the calling thread's samples: the measured cost is its CPU
+    # time, and the runtime's own threads (sysmon, GC workers) run on
+    # other cores.
+    per_tid = {}
+    for tid, fr in samples(sys.stdin):
+        per_tid.setdefault(tid, []).append(fr)
+    if not per_tid:
+        sys.exit("no samples")
+    caller = max(per_tid, key=lambda t: len(per_tid[t]))
     count = {k: 0 for k in ORDER}
     total = 0
-    for fr in samples(sys.stdin):
+    for fr in per_tid[caller]:
         count[owner(fr)] += 1
         total += 1
-    if not total:
-        sys.exit("no samples")
     print(f"| {a.title or 'where'} | share |" + (" ns per call |" if a.ns else ""))
     print("|---|--:|" + ("--:|" if a.ns else ""))
     for k in ORDER:

@@ -26,7 +26,7 @@ for _ in range(n): os.getppid()
 print(round((time.thread_time_ns()-t)/n), "ns from Python (upper bound)")')"
 for mode in limit cabi; do
 	perf record -q -F 20000 --call-graph dwarf,16384 -o "$build/bench/cost-$mode.data" "$bin" "$mode" $((calls / 4)) >/dev/null 2>&1
-	perf script -i "$build/bench/cost-$mode.data" -F comm,ip,sym,dso 2>/dev/null |
+	perf script -i "$build/bench/cost-$mode.data" -F comm,tid,ip,sym,dso 2>/dev/null |
 		python3 "$here/account.py" --ns "${t[$mode]}" --title "$mode: where one call's time goes"
 	echo
 done
