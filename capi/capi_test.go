@@ -236,7 +236,7 @@ func backendCases(t *testing.T) []backendCase {
 		{"text/rx", core.BackendText, 0, core.PermRead | core.PermExec},
 		{"text/file-backed", core.BackendText, 4, 0},
 	}
-	if ok, _ := core.SupportsProcmapQuery(); ok {
+	if ok, err := core.SupportsProcmapQuery(); testtarget.CheckIoctl(t, ok, err) {
 		cases = append(cases,
 			backendCase{"ioctl", core.BackendIoctl, 0, 0},
 			backendCase{"ioctl/build-ids", core.BackendIoctl, 2, 0},
@@ -392,9 +392,8 @@ func TestNormalizeMatchesCore(t *testing.T) {
 }
 
 func TestCompareMatchesCore(t *testing.T) {
-	if ok, _ := core.SupportsProcmapQuery(); !ok {
-		t.Skip("kernel without PROCMAP_QUERY (needs 6.11)")
-	}
+	ok, err := core.SupportsProcmapQuery()
+	testtarget.SkipWithoutIoctl(t, ok, err)
 	b := checked(t)
 	tg := testtarget.Start(t, testtarget.Options{Modules: 2, Specials: true})
 	h := openCore(t, tg.Pid)

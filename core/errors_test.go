@@ -186,7 +186,11 @@ func passedMappings(tg *testtarget.Target, labels ...string) string {
 // every backend this process has and checks the ranges.
 func checkPassedMappings(h *Handle, spec string) error {
 	backends := []Backend{BackendAuto, BackendText}
-	if ok, _ := SupportsProcmapQuery(); ok {
+	ok, err := helperHaveIoctl()
+	if err != nil {
+		return err
+	}
+	if ok {
 		backends = append(backends, BackendIoctl)
 	}
 	for _, part := range strings.Split(spec, ",") {
@@ -243,7 +247,11 @@ func helperFDPassed() error {
 	if err := checkPassedMappings(h, os.Getenv("PROCMAPQ_TEST_MAPPINGS")); err != nil {
 		return err
 	}
-	if ok, _ := SupportsProcmapQuery(); ok {
+	ok, err := helperHaveIoctl()
+	if err != nil {
+		return err
+	}
+	if ok {
 		rep, err := h.Compare(nil)
 		if err != nil || len(rep.Mismatches) != 0 {
 			return fmt.Errorf("Compare through the fd: %v\n%v", err, rep)

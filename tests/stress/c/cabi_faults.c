@@ -110,7 +110,7 @@ int main(int argc, char **argv)
 {
 	int rounds = argc > 1 ? atoi(argv[1]) : 12;
 	long page = sysconf(_SC_PAGESIZE);
-	int have_ioctl = procmapq_supports_procmap_query() == 1;
+	int have_ioctl = t_ioctl(procmapq_supports_procmap_query());
 	uint64_t *addrs = malloc(BATCH * sizeof *addrs);
 	struct procmapq_lookup *lk = malloc(BATCH * sizeof *lk);
 	struct procmapq_vma *vmas = malloc((VMAS + 64) * sizeof *vmas);
