@@ -42,6 +42,9 @@ func TestMissingProcess(t *testing.T) {
 		{"diff", "-p", pid},
 		{"bench", "-p", pid, "-n", "1"},
 	} {
+		if args[0] == "diff" && !haveIoctl(t) {
+			continue // diff needs the ioctl before it looks at the pid
+		}
 		runTool(t, args...).wantError(t, exitFailure, strings.Join(args, " "), "pid "+pid+": no such process")
 	}
 }
@@ -60,6 +63,9 @@ func TestPermissionDenied(t *testing.T) {
 		{"maps", "-p", pid},
 		{"diff", "-p", pid},
 	} {
+		if args[0] == "diff" && !haveIoctl(t) {
+			continue // diff needs the ioctl before it looks at the pid
+		}
 		nobody.run(t, args...).wantError(t, exitFailure, "as nobody: "+strings.Join(args, " "),
 			"pid "+pid+": permission denied", "/proc/"+pid+"/maps")
 	}

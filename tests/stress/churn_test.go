@@ -353,6 +353,14 @@ func TestChurnCompare(t *testing.T) {
 	c.report(t, elapsed)
 }
 
+// haveIoctl reports whether this process may use PROCMAP_QUERY, failing the
+// test when it is missing but required (testtarget.CheckIoctl).
+func haveIoctl(tb testing.TB) bool {
+	tb.Helper()
+	ok, err := core.SupportsProcmapQuery()
+	return testtarget.CheckIoctl(tb, ok, err)
+}
+
 // requireIoctl skips a test about the ioctl when the kernel lacks it, or
 // fails it when the ioctl is required (testtarget.SkipWithoutIoctl).
 func requireIoctl(tb testing.TB) {
