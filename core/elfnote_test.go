@@ -382,11 +382,15 @@ func TestLookupFileRefusesNonRegular(t *testing.T) {
 			if f != nil {
 				t.Errorf("%s: read %+v", path, f)
 			}
-		case <-time.After(5 * time.Second):
+		case <-time.After(hangTimeout):
 			t.Fatalf("%s: lookup blocked", path)
 		}
 	}
 }
+
+// hangTimeout detects a blocked read (a FIFO without a writer): only a hang
+// reaches it, so it is generous enough for a loaded 2-core machine.
+const hangTimeout = 60 * time.Second
 
 // TestReadFileSwappedForFIFO: a path that became a FIFO after it was
 // stat'ed as the mapped regular file is refused before any read open
@@ -414,7 +418,7 @@ func TestReadFileSwappedForFIFO(t *testing.T) {
 		if ok {
 			t.Error("read a FIFO as the stat'ed file")
 		}
-	case <-time.After(5 * time.Second):
+	case <-time.After(hangTimeout):
 		t.Fatal("readFile blocked on a FIFO")
 	}
 }

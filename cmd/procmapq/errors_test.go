@@ -181,11 +181,15 @@ func TestProcessWithoutMappings(t *testing.T) {
 	defer cmd.Wait()
 	cmd.Process.Kill()
 	zombie := pidArg(cmd.Process.Pid)
-	for range 200 { // until the kill has landed: state Z
+	// Until the kill has landed: state Z (a deadline, not a count of
+	// sleeps, so a loaded machine only makes it slower).
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(5 * time.Millisecond) {
 		if b, _ := os.ReadFile("/proc/" + zombie + "/stat"); strings.Contains(string(b), ") Z ") {
 			break
 		}
-		time.Sleep(5 * time.Millisecond)
+		if time.Now().After(deadline) {
+			t.Fatalf("pid %s did not become a zombie in 30 s", zombie)
+		}
 	}
 	pids := []string{zombie}
 	if comm, _ := os.ReadFile("/proc/2/comm"); string(comm) == "kthreadd\n" {

@@ -105,7 +105,7 @@ STRESS_MASK = $(abspath $(STRESS_OUT)/noprocmapq) ENOTTY
 
 .PHONY: test-masked
 test-masked: lib $(STRESS_OUT)/noprocmapq $(TESTS_C_BINS) $(PROCMAPQ_TARGET_BIN) $(ABI_LAYOUT_TXT) ## the fallback suite with PROCMAP_QUERY masked by seccomp (required by .ci/run)
-	$(Q)$(STRESS_MASK) $(GO) test -buildvcs=false -count=1 ./...
+	$(Q)$(STRESS_MASK) $(GO) test -buildvcs=false -count=1 -timeout $(GO_TEST_TIMEOUT) ./...
 	$(Q)$(TESTS_C_ENV) $(STRESS_MASK) tests/c/run-tests.sh c-tests-masked $(TESTS_C_BINS)
 	$(Q)cd $(PYTHON_DIR) && $(PYTHON_ENV) $(STRESS_MASK) $(PYTHON) -m unittest test_procmapq
 	$(Q)cd $(RUST_DIR) && $(RUST_ENV) PROCMAPQ_TEST_IGNORE_VERSION=1 $(STRESS_MASK) $(CARGO) test --offline --quiet --tests

@@ -160,8 +160,9 @@ int main(int argc, char **argv)
 				partial++;
 		}
 		if (e.exec) {
-			/* Wait for the exec to show (sleep maps no 20,000 VMAs). */
-			for (int i = 0; i < 200; i++) {
+			/* Wait for the exec to show (sleep maps no 20,000 VMAs):
+			 * up to ~30 s, not 2, for a loaded machine. */
+			for (int i = 0; i < 3000; i++) {
 				PROCMAPQ_OPTS(procmapq_vma_buf, o2, .vmas = vmas, .vmas_cap = VMAS + 64, .names = names,
 					      .names_cap = sizeof names);
 				if (procmapq_enumerate(h, NULL, &o2) == -ESRCH)
