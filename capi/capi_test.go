@@ -546,7 +546,7 @@ func TestCrashReportSymbolized(t *testing.T) {
 		tags       string
 		symbolized bool
 	}{
-		{"procmapq_crashtest", true},
+		{crashAllocsTags, true}, // shared with TestQueryAllocsCABI: one build
 		{"procmapq_crashtest procmapq_nosymbolizer", false},
 	} {
 		t.Run(strings.ReplaceAll(c.tags, " ", ","), func(t *testing.T) {
@@ -609,6 +609,13 @@ func BenchmarkQueryCABI(b *testing.B) {
 	}
 }
 
+// crashAllocsTags is the one test-only variant both TestCrashReportSymbolized
+// and TestQueryAllocsCABI use: each extra variant is a c-shared build, many
+// minutes on a loaded 2-core machine (a fourth one pushed capi past go
+// test's 30-minute timeout beside two busy loops). The crash entry point
+// does not run during the allocation count.
+const crashAllocsTags = "procmapq_crashtest procmapq_allocs"
+
 // TestQueryAllocsCABI asserts what BenchmarkQueryCABI only reports: a
 // steady-state query (and enumeration) through the C ABI allocates nothing
 // on the library's Go heap, on every backend. The library is a Go runtime of
@@ -622,7 +629,7 @@ func TestQueryAllocsCABI(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds an extra library variant")
 	}
-	lib := library(t, "procmapq_allocs", false)
+	lib := library(t, crashAllocsTags, false)
 	tg := testtarget.Start(t, testtarget.Options{VMAs: 20, Modules: 2})
 	ok, err := core.SupportsProcmapQuery()
 	ioctl := "0"
