@@ -76,21 +76,47 @@ func buildVariant(tags string, cgocheck2 bool) built {
 	if err != nil {
 		return fail(err)
 	}
+	// Test-only entry points, exported through a copy of the version script.
+	var testSyms []string
 	if strings.Contains(tags, "procmapq_crashtest") {
-		// Export the test-only entry point too.
+		testSyms = append(testSyms, "procmapq_crash_for_test")
+	}
+	var overlay []string
+	if strings.Contains(tags, "procmapq_allocs") {
+		// The heap counter is not in the package at all: the build adds
+		// testdata/allocs_export.go to it (go build -overlay).
+		testSyms = append(testSyms, "procmapq_test_heap_allocs")
+		src, err := filepath.Abs("testdata/allocs_export.go")
+		if err != nil {
+			return fail(err)
+		}
+		pkgDir, err := filepath.Abs(".")
+		if err != nil {
+			return fail(err)
+		}
+		ov := filepath.Join(dir, "overlay.json")
+		js := fmt.Sprintf(`{"Replace": {%q: %q}}`, filepath.Join(pkgDir, "zz_test_allocs_export.go"), src)
+		if err := os.WriteFile(ov, []byte(js), 0o644); err != nil {
+			return fail(err)
+		}
+		overlay = []string{"-overlay", ov}
+	}
+	if len(testSyms) > 0 {
 		m, err := os.ReadFile(mapFile)
 		if err != nil {
 			return fail(err)
 		}
-		m = bytes.Replace(m, []byte("global:"), []byte("global:\n\t\tprocmapq_crash_for_test;"), 1)
+		for _, s := range testSyms {
+			m = bytes.Replace(m, []byte("global:"), []byte("global:\n\t\t"+s+";"), 1)
+		}
 		mapFile = filepath.Join(dir, "procmapq.map")
 		if err := os.WriteFile(mapFile, m, 0o644); err != nil {
 			return fail(err)
 		}
 	}
 	lib := filepath.Join(dir, "libprocmapq.so.0")
-	args := []string{"build", "-buildvcs=false", "-buildmode=c-shared", "-o", lib,
-		"-ldflags", "-extldflags '-Wl,-soname,libprocmapq.so.0 -Wl,--version-script=" + mapFile + "'"}
+	args := append([]string{"build", "-buildvcs=false", "-buildmode=c-shared", "-o", lib,
+		"-ldflags", "-extldflags '-Wl,-soname,libprocmapq.so.0 -Wl,--version-script=" + mapFile + "'"}, overlay...)
 	if tags != "" {
 		args = append(args, "-tags", tags)
 	}
@@ -106,7 +132,7 @@ func buildVariant(tags string, cgocheck2 bool) built {
 		return fail(err)
 	}
 	cc := exec.Command("gcc", "-std=gnu11", "-O2", "-g", "-Wall", "-Wextra", "-Werror", "-I../include",
-		"testdata/capitest.c", "-L"+dir, "-lprocmapq", "-Wl,-rpath,"+dir, "-lpthread", "-o", b.driver)
+		"testdata/capitest.c", "-L"+dir, "-lprocmapq", "-Wl,-rpath,"+dir, "-lpthread", "-ldl", "-o", b.driver)
 	if out, err := cc.CombinedOutput(); err != nil {
 		return fail(fmt.Errorf("building capitest.c: %v\n%s", err, out))
 	}
@@ -258,7 +284,7 @@ func backendCases(t *testing.T) []backendCase {
 		{"text/rx", core.BackendText, 0, core.PermRead | core.PermExec},
 		{"text/file-backed", core.BackendText, 4, 0},
 	}
-	if ok, _ := core.SupportsProcmapQuery(); ok {
+	if ok, err := core.SupportsProcmapQuery(); testtarget.CheckIoctl(t, ok, err) {
 		cases = append(cases,
 			backendCase{"ioctl", core.BackendIoctl, 0, 0},
 			backendCase{"ioctl/build-ids", core.BackendIoctl, 2, 0},
@@ -414,9 +440,8 @@ func TestNormalizeMatchesCore(t *testing.T) {
 }
 
 func TestCompareMatchesCore(t *testing.T) {
-	if ok, _ := core.SupportsProcmapQuery(); !ok {
-		t.Skip("kernel without PROCMAP_QUERY (needs 6.11)")
-	}
+	ok, err := core.SupportsProcmapQuery()
+	testtarget.SkipWithoutIoctl(t, ok, err)
 	b := checked(t)
 	tg := testtarget.Start(t, testtarget.Options{Modules: 2, Specials: true})
 	h := openCore(t, tg.Pid)
@@ -543,7 +568,7 @@ func TestCrashReportSymbolized(t *testing.T) {
 		tags       string
 		symbolized bool
 	}{
-		{"procmapq_crashtest", true},
+		{crashAllocsTags, true}, // shared with TestQueryAllocsCABI: one build
 		{"procmapq_crashtest procmapq_nosymbolizer", false},
 	} {
 		t.Run(strings.ReplaceAll(c.tags, " ", ","), func(t *testing.T) {
@@ -603,6 +628,74 @@ func BenchmarkQueryCABI(b *testing.B) {
 			}
 			b.ReportMetric(ns, "ns/op")
 		})
+	}
+}
+
+// crashAllocsTags is the one test-only variant both TestCrashReportSymbolized
+// and TestQueryAllocsCABI use: each extra variant is a c-shared build, many
+// minutes on a loaded 2-core machine (a fourth one pushed capi past go
+// test's 30-minute timeout beside two busy loops). The crash entry point
+// does not run during the allocation count.
+const crashAllocsTags = "procmapq_crashtest procmapq_allocs"
+
+// TestQueryAllocsCABI asserts what BenchmarkQueryCABI only reports: a
+// steady-state query (and enumeration) through the C ABI allocates nothing
+// on the library's Go heap, on every backend. The library is a Go runtime of
+// its own inside the C process, so the count comes from inside it: a variant
+// built with testdata/allocs_export.go added by overlay exports the heap
+// object counter (runtime.MemStats.Mallocs), and capitest allocs reads it
+// around N calls after a warm-up. The control (open + close per call, which
+// does allocate) shows the counter is live. An allocation added to the
+// query path (even one per 100 calls) fails the test.
+func TestQueryAllocsCABI(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds an extra library variant")
+	}
+	lib := library(t, crashAllocsTags, false)
+	tg := testtarget.Start(t, testtarget.Options{VMAs: 20, Modules: 2})
+	ok, err := core.SupportsProcmapQuery()
+	ioctl := "0"
+	if testtarget.CheckIoctl(t, ok, err) {
+		ioctl = "1"
+	}
+	const calls = 2000
+	// Addresses in different VMAs, unsorted, with an unmapped one.
+	var addrs []uint64
+	for i := len(tg.Mappings) - 1; i >= 0; i-- {
+		addrs = append(addrs, tg.Mappings[i].Start)
+	}
+	addrs = append(addrs, 0x1000)
+	out := drive(t, lib, append([]string{"allocs", strconv.Itoa(tg.Pid), strconv.Itoa(calls), ioctl}, addrArgs(addrs)...)...)
+	seen := map[string]bool{}
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+		f := strings.Fields(line)
+		if len(f) != 4 || f[0] != "allocs" {
+			t.Fatalf("capitest allocs output %q", line)
+		}
+		name := f[1]
+		objects, err := strconv.ParseUint(f[3], 10, 64)
+		if err != nil {
+			t.Fatalf("capitest allocs output %q", line)
+		}
+		seen[name] = true
+		t.Logf("%-20s %5d heap objects in %s calls", name, objects, f[2])
+		if strings.HasPrefix(name, "control/") {
+			if objects < calls {
+				t.Errorf("%s: %d heap objects in %s calls: the counter does not see allocations", name, objects, f[2])
+			}
+		} else if objects != 0 {
+			t.Errorf("%s: %d Go heap objects allocated in %s steady-state calls, want 0", name, objects, f[2])
+		}
+	}
+	want := []string{"query-empty", "query-one/auto", "query-batch/auto", "query-batch/text",
+		"enumerate/auto", "enumerate/text", "control/open-close"}
+	if ioctl == "1" {
+		want = append(want, "query-one/ioctl", "query-batch/ioctl", "enumerate/ioctl")
+	}
+	for _, name := range want {
+		if !seen[name] {
+			t.Errorf("capitest allocs measured no %s", name)
+		}
 	}
 }
 

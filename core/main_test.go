@@ -36,18 +36,36 @@ func TestMain(m *testing.M) {
 // off, i.e. as if the kernel were older than 6.11.
 func probeForced() bool { return os.Getenv("PROCMAPQ_FORCE_PROBE") == "0" }
 
-// haveIoctl reports whether this test process may use PROCMAP_QUERY. A
-// kernel without it is only acceptable when the probe is forced off.
+// haveIoctl reports whether this test process may use PROCMAP_QUERY; it
+// fails the test when the ioctl is missing but required
+// (PROCMAPQ_REQUIRE_IOCTL=1, see testtarget.CheckIoctl).
 func haveIoctl(tb testing.TB) bool {
 	tb.Helper()
 	ok, err := SupportsProcmapQuery()
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return ok
+	return testtarget.CheckIoctl(tb, ok, err)
 }
 
-// requireIoctl (plan_test.go) skips tests about the ioctl itself.
+// requireIoctl skips a test about the ioctl itself when the kernel lacks it
+// (the planner then always reads the text, which other tests cover), or
+// fails it when the ioctl is required.
+func requireIoctl(tb testing.TB) {
+	tb.Helper()
+	ok, err := SupportsProcmapQuery()
+	testtarget.SkipWithoutIoctl(tb, ok, err)
+}
+
+// helperHaveIoctl is haveIoctl for helpers (no testing.TB): an error when
+// the ioctl is missing but required.
+func helperHaveIoctl() (bool, error) {
+	ok, err := SupportsProcmapQuery()
+	if err != nil {
+		return false, err
+	}
+	if !ok && testtarget.IoctlRequired() {
+		return false, fmt.Errorf("PROCMAP_QUERY unavailable, but %s=1", testtarget.RequireIoctlEnv)
+	}
+	return ok, nil
+}
 
 var specialTarget struct {
 	once sync.Once

@@ -25,11 +25,11 @@ import (
 var normBackends = []Backend{BackendText, BackendIoctl, BackendAuto}
 
 // skipWithoutIoctl skips a test of the forced ioctl backend on kernels
-// without PROCMAP_QUERY (or with the probe forced off).
+// without PROCMAP_QUERY (or with the probe forced off); see requireIoctl.
 func skipWithoutIoctl(tb testing.TB, b Backend) {
 	tb.Helper()
-	if b == BackendIoctl && !haveIoctl(tb) {
-		tb.Skip("kernel lacks PROCMAP_QUERY (Linux 6.11+)")
+	if b == BackendIoctl {
+		requireIoctl(tb)
 	}
 }
 

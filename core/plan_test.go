@@ -8,19 +8,6 @@ import (
 	"github.com/libprocmapq/libprocmapq/internal/testtarget"
 )
 
-// requireIoctl skips when the kernel has no PROCMAP_QUERY: the planner then
-// always reads the text, which other tests cover.
-func requireIoctl(t *testing.T) {
-	t.Helper()
-	ok, err := SupportsProcmapQuery()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !ok {
-		t.Skip("kernel lacks PROCMAP_QUERY (Linux 6.11+): auto always uses text")
-	}
-}
-
 // oneAddressPerVMA returns an address inside each of the first n VMAs that
 // pass keep, from a text enumeration.
 func oneAddressPerVMA(t *testing.T, h *Handle, n int, keep func(*VMA) bool) []uint64 {

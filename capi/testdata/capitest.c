@@ -23,10 +23,17 @@
  *                                                gone by then), query: -ESRCH
  *   capitest crash                               C crash under the library
  *   capitest bench MODE N PID ADDR               ns per call; MODE: empty, one
+ *   capitest allocs PID N IOCTL ADDR...          Go heap objects the library
+ *                                                allocates in N steady-state
+ *                                                calls, per kind of call
+ *                                                (needs the procmapq_allocs
+ *                                                variant; IOCTL 1: also the
+ *                                                ioctl backend)
  *
  * Exit status: 0 pass, 1 fail (with a message on stderr), 2 usage.
  */
 #define _GNU_SOURCE
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -864,6 +871,103 @@ static int cmd_bench(const char *mode, long n, int pid, uint64_t addr)
 	return 0;
 }
 
+/* One kind of steady-state call for cmd_allocs: query ADDRS (n of them,
+ * maybe 0) or enumerate, with a backend; or, as the control that shows the
+ * counter counts, open and close a handle. */
+struct alloc_case {
+	const char *name;
+	enum { AC_QUERY, AC_ENUMERATE, AC_OPEN_CLOSE } op;
+	uint32_t backend;
+	int n;
+};
+
+static int alloc_call(const struct alloc_case *c, struct procmapq *h, int pid, const uint64_t *addrs,
+		      struct procmapq_lookup *lk, struct outbuf *o)
+{
+	PROCMAPQ_OPTS(procmapq_query_opts, opts, .backend = c->backend);
+	for (int tries = 0; tries < 4; tries++) {
+		int rc;
+		if (c->op == AC_OPEN_CLOSE) {
+			struct procmapq *h2 = NULL;
+			rc = procmapq_open(pid, NULL, &h2);
+			if (rc == 0)
+				rc = procmapq_close(h2);
+		} else if (c->op == AC_ENUMERATE) {
+			rc = procmapq_enumerate(h, &opts, &o->buf);
+		} else {
+			rc = procmapq_query(h, addrs, c->n, &opts, lk, &o->buf);
+		}
+		if (rc != -ERANGE)
+			return rc;
+		outbuf_grow(o); /* only during the warm-up: the sizes then stay */
+	}
+	return -ERANGE;
+}
+
+/* Prints "allocs CASE CALLS OBJECTS" per kind of call: the Go heap objects
+ * the library allocated (procmapq_test_heap_allocs, exported only by the
+ * test variant built with capi/testdata/allocs_export.go) during CALLS
+ * calls made after a warm-up of the same calls. */
+static int cmd_allocs(int pid, long calls, int ioctl, int n, char **argv)
+{
+	unsigned long long (*heap_allocs)(void) =
+		(unsigned long long (*)(void))dlsym(RTLD_DEFAULT, "procmapq_test_heap_allocs");
+	if (!heap_allocs) {
+		fprintf(stderr, "allocs: no procmapq_test_heap_allocs: not the procmapq_allocs variant\n");
+		return 1;
+	}
+	uint64_t *addrs = calloc(n + 1, sizeof(*addrs));
+	struct procmapq_lookup *lk = calloc(n + 1, sizeof(*lk));
+	if (!addrs || !lk)
+		abort();
+	for (int i = 0; i < n; i++)
+		addrs[i] = strtoull(argv[i], NULL, 0);
+	const struct alloc_case cases[] = {
+		{ "query-empty", AC_QUERY, PROCMAPQ_BACKEND_AUTO, 0 },
+		{ "query-one/auto", AC_QUERY, PROCMAPQ_BACKEND_AUTO, 1 },
+		{ "query-batch/auto", AC_QUERY, PROCMAPQ_BACKEND_AUTO, n },
+		{ "query-batch/text", AC_QUERY, PROCMAPQ_BACKEND_TEXT, n },
+		{ "query-one/ioctl", AC_QUERY, PROCMAPQ_BACKEND_IOCTL, 1 },
+		{ "query-batch/ioctl", AC_QUERY, PROCMAPQ_BACKEND_IOCTL, n },
+		{ "enumerate/auto", AC_ENUMERATE, PROCMAPQ_BACKEND_AUTO, 0 },
+		{ "enumerate/text", AC_ENUMERATE, PROCMAPQ_BACKEND_TEXT, 0 },
+		{ "enumerate/ioctl", AC_ENUMERATE, PROCMAPQ_BACKEND_IOCTL, 0 },
+		{ "control/open-close", AC_OPEN_CLOSE, PROCMAPQ_BACKEND_AUTO, 0 },
+	};
+	struct procmapq *h = open_or_die(pid);
+	struct outbuf o = { 0 };
+	outbuf_grow(&o);
+	for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+		if (cases[c].backend == PROCMAPQ_BACKEND_IOCTL && !ioctl)
+			continue;
+		/* Warm-up: the first calls size the output, fill the pools and
+		 * the cost model, and make this thread known to Go. */
+		for (int i = 0; i < 200; i++) {
+			int rc = alloc_call(&cases[c], h, pid, addrs, lk, &o);
+			if (rc < 0) {
+				fprintf(stderr, "allocs %s: %d %s\n", cases[c].name, rc, procmapq_last_error());
+				return 1;
+			}
+		}
+		unsigned long long before = heap_allocs();
+		for (long i = 0; i < calls; i++) {
+			int rc = alloc_call(&cases[c], h, pid, addrs, lk, &o);
+			if (rc < 0) {
+				fprintf(stderr, "allocs %s: %d %s\n", cases[c].name, rc, procmapq_last_error());
+				return 1;
+			}
+		}
+		unsigned long long after = heap_allocs();
+		printf("allocs %s %ld %llu\n", cases[c].name, calls, after - before);
+	}
+	procmapq_close(h);
+	free(o.vmas);
+	free(o.names);
+	free(addrs);
+	free(lk);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc < 2)
@@ -897,6 +1001,8 @@ int main(int argc, char **argv)
 		return cmd_gone(pid, argc - 3, argv + 3);
 	if (!strcmp(cmd, "crash"))
 		return cmd_crash();
+	if (!strcmp(cmd, "allocs") && argc >= 5)
+		return cmd_allocs(pid, atol(argv[3]), atoi(argv[4]), argc - 5, argv + 5);
 	if (!strcmp(cmd, "bench") && argc == 6)
 		return cmd_bench(argv[2], atol(argv[3]), atoi(argv[4]), strtoull(argv[5], NULL, 0));
 	fprintf(stderr, "usage: see the top of capitest.c\n");

@@ -52,6 +52,7 @@ func coreSyscalls(t *testing.T, pid int, addrs []uint64, b core.Backend) (int, s
 // reports for the same batch. Times are printed, never checked.
 func TestBench(t *testing.T) {
 	t.Parallel()
+	requireIoctl(t)
 	tg := startTarget(t)
 	kernel := kernelMaps(t, tg.Pid)
 	addrs := probeAddresses(kernel)

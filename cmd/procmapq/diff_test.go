@@ -17,6 +17,7 @@ import (
 // kernel documents, and no real mismatch.
 func TestDiffOnePid(t *testing.T) {
 	t.Parallel()
+	requireIoctl(t)
 	tg := startTarget(t)
 	r := runTool(t, "diff", "-p", pidArg(tg.Pid))
 	r.wantCode(t, 0, "diff -p")
@@ -48,6 +49,7 @@ func TestDiffOnePid(t *testing.T) {
 // Every readable process on this machine: no real mismatch.
 func TestDiffAll(t *testing.T) {
 	t.Parallel()
+	requireIoctl(t)
 	startTarget(t) // at least one process with every special mapping
 	r := runTool(t, "diff", "--all")
 	r.wantCode(t, 0, "diff --all")
@@ -92,6 +94,7 @@ func openPty(t *testing.T) (master, tty *os.File) {
 // On a terminal, diff --all shows progress on stderr and clears it.
 func TestDiffAllProgressOnTerminal(t *testing.T) {
 	t.Parallel()
+	requireIoctl(t)
 	master, tty := openPty(t)
 	cmd := exec.Command(toolPath, "diff", "--all")
 	var stdout strings.Builder

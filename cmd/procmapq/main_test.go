@@ -20,12 +20,32 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/libprocmapq/libprocmapq/core"
 	"github.com/libprocmapq/libprocmapq/internal/testtarget"
 )
 
 // toolPath is the binary built by TestMain, in a directory every user can
 // read so that it can also run as nobody.
 var toolPath string
+
+// haveIoctl reports whether the tool, run from this process, can use
+// PROCMAP_QUERY; it fails the test when the ioctl is missing but required
+// (PROCMAPQ_REQUIRE_IOCTL=1, see testtarget.CheckIoctl). The tool inherits
+// this process's environment and seccomp filter, so core's probe here
+// answers for it.
+func haveIoctl(t *testing.T) bool {
+	t.Helper()
+	ok, err := core.SupportsProcmapQuery()
+	return testtarget.CheckIoctl(t, ok, err)
+}
+
+// requireIoctl skips a test of the ioctl (forced backend, diff, kernel
+// page sizes and build IDs) without it, or fails it when it is required.
+func requireIoctl(t *testing.T) {
+	t.Helper()
+	ok, err := core.SupportsProcmapQuery()
+	testtarget.SkipWithoutIoctl(t, ok, err)
+}
 
 func TestMain(m *testing.M) {
 	dir, err := os.MkdirTemp("", "procmapq-cmd-test-")

@@ -99,6 +99,9 @@ func TestResolveAgreesWithMapsFile(t *testing.T) {
 		{"auto", toolRun{stdin: bare.String()}, []string{"-f", "-"}},
 	}
 	for _, c := range cases {
+		if c.backend == "ioctl" && !haveIoctl(t) {
+			continue
+		}
 		args := append([]string{"resolve", "-p", pidArg(tg.Pid), "--backend", c.backend}, c.args...)
 		r := c.run.run(t, args...)
 		r.wantCode(t, 0, "resolve --backend "+c.backend)
@@ -137,6 +140,9 @@ func TestResolveJSONAgreesWithCore(t *testing.T) {
 	tg := startTarget(t)
 	addrs := probeAddresses(kernelMaps(t, tg.Pid))
 	for _, backend := range []core.Backend{core.BackendIoctl, core.BackendText} {
+		if backend == core.BackendIoctl && !haveIoctl(t) {
+			continue
+		}
 		args := append([]string{"resolve", "-p", pidArg(tg.Pid), "--json", "--build-ids", "--backend", backend.String()}, hexArgs(addrs)...)
 		r := runTool(t, args...)
 		r.wantCode(t, 0, "resolve --json")

@@ -90,10 +90,22 @@ class Target:
         self.exit()
 
 
+def have_ioctl():
+    """Whether PROCMAP_QUERY may be used. Under PROCMAPQ_REQUIRE_IOCTL=1
+    (set by .ci/run where its probe found the ioctl; the seccomp mask and
+    PROCMAPQ_FORCE_PROBE=0 lift it) a missing ioctl is an error, so no test
+    skips or narrows itself silently (tests/c/check.h has the same rule)."""
+    ok = procmapq.supports_procmap_query()
+    if (not ok and os.environ.get("PROCMAPQ_REQUIRE_IOCTL") == "1"
+            and os.environ.get("PROCMAPQ_FORCE_PROBE") != "0"):
+        raise AssertionError("PROCMAP_QUERY unavailable, but PROCMAPQ_REQUIRE_IOCTL=1: cannot skip")
+    return ok
+
+
 def backends():
     """auto and text always; ioctl when the kernel has PROCMAP_QUERY."""
     found = [procmapq.BACKEND_AUTO, procmapq.BACKEND_TEXT]
-    if procmapq.supports_procmap_query():
+    if have_ioctl():
         found.append(procmapq.BACKEND_IOCTL)
     return found
 
@@ -320,7 +332,7 @@ class TestLive(LiveCase):
         self.assertIn(b"libprocmapq.so", res.outputs[1].meta.path)
 
     def test_compare_reports_only_expected_differences(self):
-        if not procmapq.supports_procmap_query():
+        if not have_ioctl():
             self.skipTest("procmapq_compare needs PROCMAP_QUERY (Linux 6.11+)")
         with Target("-f") as t, procmapq.open(t.pid) as h:
             report = h.compare()
@@ -784,7 +796,7 @@ class TestCompareScript(unittest.TestCase):
             self.assertEqual(run.returncode, 0, run.stdout + run.stderr)
             self.assertIn("module-0.so", run.stdout)
             self.assertRegex(run.stdout, r"0 unexpected")
-            if procmapq.supports_procmap_query():
+            if have_ioctl():
                 self.assertIn("back\\012slash", run.stdout)
 
 

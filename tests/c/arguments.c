@@ -329,7 +329,7 @@ static void check_size_rule(struct procmapq *h)
 	CHECK(procmapq_open(0, &oo_zero, &h2) == -EINVAL, "open_opts size 0");
 
 	/* compare_opts: non-zero tail. */
-	if (procmapq_supports_procmap_query() == 1) {
+	if (t_ioctl(procmapq_supports_procmap_query())) {
 		struct {
 			struct procmapq_compare_opts o;
 			uint64_t future;

@@ -6,6 +6,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 enum t_exit { T_EXIT_PASS = 0, T_EXIT_FAIL = 1, T_EXIT_SKIP = 77 };
 
@@ -33,6 +34,47 @@ static int t_passed, t_failed, t_skipped;
 		fprintf(stderr, "SKIP %s:%d: ", __FILE__, __LINE__); \
 		fprintf(stderr, __VA_ARGS__);               \
 		fputc('\n', stderr);                        \
+	} while (0)
+
+/* t_ioctl_required: PROCMAPQ_REQUIRE_IOCTL=1 (set by .ci/run when its own
+ * probe found PROCMAP_QUERY) and the probe not forced off on purpose
+ * (PROCMAPQ_FORCE_PROBE=0). Runs under the seccomp mask
+ * (tests/stress/c/noprocmapq) have the variable removed. The Go tests read
+ * the same rule (internal/testtarget/ioctl.go). */
+static inline int t_ioctl_required(void)
+{
+	const char *req = getenv("PROCMAPQ_REQUIRE_IOCTL");
+	const char *forced = getenv("PROCMAPQ_FORCE_PROBE");
+	return req && strcmp(req, "1") == 0 && !(forced && strcmp(forced, "0") == 0);
+}
+
+/* t_ioctl takes procmapq_supports_procmap_query()'s answer and returns
+ * whether the ioctl may be used; a missing ioctl that is required is a
+ * failed check, so no test narrows itself silently. */
+#define t_ioctl(supported) t_ioctl_at(__FILE__, __LINE__, (supported))
+static inline int t_ioctl_at(const char *file, int line, int supported)
+{
+	if (supported != 1 && t_ioctl_required()) {
+		t_failed++;
+		fprintf(stderr, "FAIL %s:%d: PROCMAP_QUERY unavailable (probe %d), but PROCMAPQ_REQUIRE_IOCTL=1\n",
+			file, line, supported);
+	}
+	return supported == 1;
+}
+
+/* SKIP_NO_IOCTL skips a check that needs PROCMAP_QUERY, or fails it when
+ * the ioctl is required (see t_ioctl_required). */
+#define SKIP_NO_IOCTL(...)                                                      \
+	do {                                                                    \
+		if (t_ioctl_required()) {                                       \
+			t_failed++;                                             \
+			fprintf(stderr, "FAIL %s:%d: PROCMAPQ_REQUIRE_IOCTL=1, cannot skip: ", __FILE__, __LINE__); \
+		} else {                                                        \
+			t_skipped++;                                            \
+			fprintf(stderr, "SKIP %s:%d: ", __FILE__, __LINE__);    \
+		}                                                               \
+		fprintf(stderr, __VA_ARGS__);                                   \
+		fputc('\n', stderr);                                            \
 	} while (0)
 
 /* t_finish prints the summary line and returns the exit status: fail if

@@ -23,7 +23,7 @@ struct expected_diff {
 int main(void)
 {
 	if (procmapq_supports_procmap_query() != 1) {
-		SKIP("no PROCMAP_QUERY (kernel before 6.11, or PROCMAPQ_FORCE_PROBE=0): nothing to compare");
+		SKIP_NO_IOCTL("no PROCMAP_QUERY (kernel before 6.11, or PROCMAPQ_FORCE_PROBE=0): nothing to compare");
 		return t_finish("compare_views");
 	}
 	const char *const args[] = {"-f", NULL};

@@ -262,7 +262,7 @@ static void *kill_later(void *arg)
 static void check_dies_during_batch(void)
 {
 	if (!ioctl_supported) {
-		SKIP("no PROCMAP_QUERY: the text backend reads the whole map at once, nothing to interrupt");
+		SKIP_NO_IOCTL("no PROCMAP_QUERY: the text backend reads the whole map at once, nothing to interrupt");
 		return;
 	}
 	const char *const args[] = {"-n", "20000", NULL};
@@ -327,7 +327,7 @@ static void check_dies_during_batch(void)
 
 int main(void)
 {
-	ioctl_supported = procmapq_supports_procmap_query() == 1;
+	ioctl_supported = t_ioctl(procmapq_supports_procmap_query());
 	const char *const args[] = {"-f", NULL};
 	struct spawned_target tg;
 	if (target_spawn(&tg, args) != 0) {

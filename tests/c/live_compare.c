@@ -290,7 +290,7 @@ static void run_target(const char *const *args, const char *label, const struct 
 				rc = procmapq_query(h, &addr, 1, &opts, o.lookups, &o.buf);
 				CHECK(rc == -ENOTTY, "forced ioctl without PROCMAP_QUERY: %d", rc);
 				test_out_free(&o);
-				SKIP("%s: no PROCMAP_QUERY (kernel before 6.11, or PROCMAPQ_FORCE_PROBE=0)", label);
+				SKIP_NO_IOCTL("%s: no PROCMAP_QUERY (kernel before 6.11, or PROCMAPQ_FORCE_PROBE=0)", label);
 				continue;
 			}
 			check_backend(h, &t, label, b, filters, nfilters);
@@ -309,7 +309,7 @@ static void run_target(const char *const *args, const char *label, const struct 
 
 int main(void)
 {
-	ioctl_supported = procmapq_supports_procmap_query() == 1;
+	ioctl_supported = t_ioctl(procmapq_supports_procmap_query());
 
 	static const struct filter all_filters[] = {
 		{0, false},

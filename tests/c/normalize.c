@@ -202,7 +202,7 @@ static void check_self(void)
 				      (unsigned long long)m->build_id_len, m->build_id_source);
 		}
 		/* The kernel's build IDs through the query API agree. */
-		if (procmapq_supports_procmap_query() == 1) {
+		if (t_ioctl(procmapq_supports_procmap_query())) {
 			struct procmapq_lookup lk[16];
 			struct procmapq_vma vmas[16];
 			char names[16 * 4096];
@@ -254,7 +254,7 @@ static void check_target(void)
 			addrs[n++] = t.entries[i].start + (t.entries[i].end - t.entries[i].start) / 2;
 	static const uint32_t backends[] = {PROCMAPQ_BACKEND_AUTO, PROCMAPQ_BACKEND_IOCTL, PROCMAPQ_BACKEND_TEXT};
 	for (size_t b = 0; h && addrs && b < 3; b++) {
-		if (backends[b] == PROCMAPQ_BACKEND_IOCTL && procmapq_supports_procmap_query() != 1)
+		if (backends[b] == PROCMAPQ_BACKEND_IOCTL && !t_ioctl(procmapq_supports_procmap_query()))
 			continue;
 		for (int file_backed = 0; file_backed < 2; file_backed++) {
 			PROCMAPQ_OPTS(procmapq_normalize_opts, opts, .backend = backends[b],

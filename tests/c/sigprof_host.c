@@ -109,8 +109,9 @@ int main(void)
 {
 	/* Enter the Go runtime first, so the handler below is installed after
 	 * the library is loaded and running: the case the runtime does not
-	 * patch for us. */
-	procmapq_supports_procmap_query();
+	 * patch for us. A missing ioctl narrows the rounds to two backends;
+	 * t_ioctl fails the run when the ioctl is required. */
+	t_ioctl(procmapq_supports_procmap_query());
 
 	struct sigaction sa;
 	memset(&sa, 0, sizeof sa);

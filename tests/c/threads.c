@@ -95,7 +95,7 @@ static void *work(void *arg)
 
 int main(void)
 {
-	ioctl_supported = procmapq_supports_procmap_query() == 1;
+	ioctl_supported = t_ioctl(procmapq_supports_procmap_query());
 	const char *const args[] = {"-f", "-m", "4", "-n", "1000", NULL};
 	struct spawned_target tg;
 	if (target_spawn(&tg, args) != 0) {

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/libprocmapq/libprocmapq/core"
+	"github.com/libprocmapq/libprocmapq/internal/testtarget"
 )
 
 const pageSize = 4096
@@ -352,14 +353,18 @@ func TestChurnCompare(t *testing.T) {
 	c.report(t, elapsed)
 }
 
-// requireIoctl skips a test about the ioctl when the kernel lacks it.
+// haveIoctl reports whether this process may use PROCMAP_QUERY, failing the
+// test when it is missing but required (testtarget.CheckIoctl).
+func haveIoctl(tb testing.TB) bool {
+	tb.Helper()
+	ok, err := core.SupportsProcmapQuery()
+	return testtarget.CheckIoctl(tb, ok, err)
+}
+
+// requireIoctl skips a test about the ioctl when the kernel lacks it, or
+// fails it when the ioctl is required (testtarget.SkipWithoutIoctl).
 func requireIoctl(tb testing.TB) {
 	tb.Helper()
 	ok, err := core.SupportsProcmapQuery()
-	if err != nil {
-		tb.Fatal(err)
-	}
-	if !ok {
-		tb.Skip("PROCMAP_QUERY unavailable (kernel < 6.11 or PROCMAPQ_FORCE_PROBE=0)")
-	}
+	testtarget.SkipWithoutIoctl(tb, ok, err)
 }

@@ -158,7 +158,11 @@ func TestExecMidBatchAndReopen(t *testing.T) {
 		rounds = 30
 	}
 	for round := range rounds {
-		tg, h, addrs, res, err := queryDuringEvent(t, rng, churnBackends[round%3], 30*time.Millisecond,
+		b := churnBackends[round%3]
+		if b == core.BackendIoctl && !haveIoctl(t) {
+			b = core.BackendAuto // the text, as before 6.11
+		}
+		tg, h, addrs, res, err := queryDuringEvent(t, rng, b, 30*time.Millisecond,
 			func(tg *testtarget.Target) error { return tg.Exec() })
 		checkGoneBatch(t, tg.Pid, addrs, res, err, &out)
 		if err := h.Query(addrs[:1], nil, res); !errors.Is(err, core.ErrProcessGone) {

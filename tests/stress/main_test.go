@@ -110,12 +110,14 @@ func openFDs(tb testing.TB) int {
 	return len(ents) - 1 // the directory's own fd
 }
 
-// fdsSettle waits briefly for the fd count to come back to want (the Go
-// runtime and exec.Cmd close pipes asynchronously) and returns the count.
+// fdsSettle waits for the fd count to come back to want (the Go runtime
+// and exec.Cmd close pipes asynchronously) and returns the count. It
+// returns as soon as the count matches; the deadline only bounds a real
+// leak, generously, since a loaded machine can delay those goroutines.
 func fdsSettle(tb testing.TB, want int) int {
 	tb.Helper()
 	n := openFDs(tb)
-	for i := 0; i < 50 && n != want; i++ {
+	for deadline := time.Now().Add(20 * time.Second); n != want && time.Now().Before(deadline); {
 		time.Sleep(20 * time.Millisecond)
 		n = openFDs(tb)
 	}

@@ -25,6 +25,7 @@
 #include <time.h>
 
 #include "mutator_client.h"
+#include "check.h"
 #include "procmapq.h"
 
 #define PAGE 4096u
@@ -285,6 +286,10 @@ int main(int argc, char **argv)
 	if (have_ioctl < 0) {
 		fprintf(stderr, "probe: %s\n", procmapq_last_error());
 		return 2;
+	}
+	if (have_ioctl != 1 && t_ioctl_required()) {
+		fprintf(stderr, "FAIL PROCMAP_QUERY unavailable, but PROCMAPQ_REQUIRE_IOCTL=1 (tests/c/check.h)\n");
+		return 1;
 	}
 	if (mutator_start(&mut, argv[1], 4) != 0)
 		return 2;

@@ -110,7 +110,7 @@ int main(int argc, char **argv)
 {
 	int rounds = argc > 1 ? atoi(argv[1]) : 12;
 	long page = sysconf(_SC_PAGESIZE);
-	int have_ioctl = procmapq_supports_procmap_query() == 1;
+	int have_ioctl = t_ioctl(procmapq_supports_procmap_query());
 	uint64_t *addrs = malloc(BATCH * sizeof *addrs);
 	struct procmapq_lookup *lk = malloc(BATCH * sizeof *lk);
 	struct procmapq_vma *vmas = malloc((VMAS + 64) * sizeof *vmas);
@@ -160,8 +160,9 @@ int main(int argc, char **argv)
 				partial++;
 		}
 		if (e.exec) {
-			/* Wait for the exec to show (sleep maps no 20,000 VMAs). */
-			for (int i = 0; i < 200; i++) {
+			/* Wait for the exec to show (sleep maps no 20,000 VMAs):
+			 * up to ~30 s, not 2, for a loaded machine. */
+			for (int i = 0; i < 3000; i++) {
 				PROCMAPQ_OPTS(procmapq_vma_buf, o2, .vmas = vmas, .vmas_cap = VMAS + 64, .names = names,
 					      .names_cap = sizeof names);
 				if (procmapq_enumerate(h, NULL, &o2) == -ESRCH)

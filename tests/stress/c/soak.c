@@ -41,6 +41,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "check.h"
 #include "procmapq.h"
 
 static pid_t target;
@@ -87,6 +88,30 @@ static double now(void)
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* wait_sleeping: until PID runs sleep(1) and blocks in it ("(sleep) S" in
+ * its stat), so that its maps are sleep's, fully loaded. A fixed 50 ms was
+ * not enough on a loaded machine: the maps read could still be this
+ * program's (the child before exec) or the loader's half-done ones, and
+ * every query then failed "query answers". At most ~30 s. */
+static int wait_sleeping(pid_t pid)
+{
+	char path[64], buf[512];
+	snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+	for (int i = 0; i < 3000; i++) {
+		FILE *f = fopen(path, "r");
+		if (f) {
+			size_t n = fread(buf, 1, sizeof buf - 1, f);
+			fclose(f);
+			buf[n] = 0;
+			const char *l = strchr(buf, '('), *r = strrchr(buf, ')');
+			if (l && r && r - l == 6 && strncmp(l + 1, "sleep", 5) == 0 && strncmp(r, ") S", 3) == 0)
+				return 0;
+		}
+		usleep(10000);
+	}
+	return -1;
 }
 
 static void fail(const char *what, int rc)
@@ -259,12 +284,21 @@ int main(int argc, char **argv)
 		leak_bytes = atol(getenv("PMQ_SOAK_LEAK_BYTES"));
 	if (threads < 1 || threads > 16)
 		return 2;
+	/* Without the ioctl the workers use auto and text only; that must not
+	 * pass silently where CI found the ioctl (tests/c/check.h). */
+	if (procmapq_supports_procmap_query() != 1 && t_ioctl_required()) {
+		fprintf(stderr, "FAIL PROCMAP_QUERY unavailable, but PROCMAPQ_REQUIRE_IOCTL=1\n");
+		return 1;
+	}
 	target = fork();
 	if (target == 0) {
 		execlp("sleep", "sleep", "3600", (char *)NULL);
 		_exit(127);
 	}
-	usleep(50000); /* let it exec */
+	if (target < 0 || wait_sleeping(target) != 0) {
+		fprintf(stderr, "soak: the target did not exec sleep in 30 s\n");
+		return 2;
+	}
 	/* Its maps text (for text handles) and addresses: the start of each of
 	 * its first 7 VMAs and one unmapped address. */
 	char path[64];

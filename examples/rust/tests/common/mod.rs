@@ -431,8 +431,16 @@ pub fn test_addresses(maps: &[MapsEntry], seed: u32) -> Vec<u64> {
 }
 
 /// Whether the kernel has PROCMAP_QUERY (skip ioctl-only checks if not).
+/// Under PROCMAPQ_REQUIRE_IOCTL=1 (set by .ci/run where its probe found the
+/// ioctl; the seccomp mask and PROCMAPQ_FORCE_PROBE=0 lift it) a missing
+/// ioctl panics, so no test skips or narrows itself silently
+/// (tests/c/check.h has the same rule).
 pub fn have_ioctl() -> bool {
-    procmapq::supports_procmap_query().expect("probe")
+    let ok = procmapq::supports_procmap_query().expect("probe");
+    let required = std::env::var("PROCMAPQ_REQUIRE_IOCTL").is_ok_and(|v| v == "1")
+        && !std::env::var("PROCMAPQ_FORCE_PROBE").is_ok_and(|v| v == "0");
+    assert!(ok || !required, "PROCMAP_QUERY unavailable, but PROCMAPQ_REQUIRE_IOCTL=1: cannot skip");
+    ok
 }
 
 /// Backends to test: auto and text always, ioctl when the kernel has it.
