@@ -2,7 +2,6 @@ package core
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -144,7 +143,7 @@ func (h *Handle) Compare(opts *CompareOptions) (*CompareReport, error) {
 		o.RetryDelay = 100 * time.Millisecond
 	}
 	if h.IsSnapshot() {
-		return nil, &Error{Op: "compare", Pid: h.pid, Err: errors.Join(ErrInvalidArgument, errors.New("a text snapshot has no ioctl view"))}
+		return nil, &Error{Op: "compare", Pid: h.pid, Err: invalidf("a text snapshot has no ioctl view")}
 	}
 	var before, after, walk Result
 	var rep *CompareReport

@@ -24,7 +24,7 @@ func (h *Handle) Enumerate(opts *Options, res *Result) error {
 		o = *opts
 	}
 	if res == nil {
-		return &Error{Op: "enumerate", Pid: h.pid, Err: errors.Join(ErrInvalidArgument, errors.New("nil result"))}
+		return &Error{Op: "enumerate", Pid: h.pid, Err: invalidf("nil result")}
 	}
 	if err := o.validate(); err != nil {
 		return &Error{Op: "enumerate", Pid: h.pid, Err: err}
@@ -74,7 +74,7 @@ func (h *Handle) enumText(o *Options, res *Result) error {
 	var lerr *lineError
 	res.VMAs, res.arena, lines, lerr = appendTextVMAs(text, o.Filter, res.VMAs, res.arena)
 	if lerr != nil {
-		return &Error{Op: "enumerate", Pid: h.pid, Err: errors.Join(ErrInvalidArgument, lerr)}
+		return &Error{Op: "enumerate", Pid: h.pid, Err: withDetail(ErrInvalidArgument, lerr)}
 	}
 	h.plan.noteText(lines, len(text), time.Since(start))
 	if o.Filter != (Filter{}) {

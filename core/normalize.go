@@ -278,7 +278,7 @@ func (h *Handle) Normalize(addrs []uint64, opts *NormalizeOptions, res *Normaliz
 		o = *opts
 	}
 	if res == nil {
-		return &Error{Op: "normalize", Pid: h.pid, Err: errors.Join(ErrInvalidArgument, errors.New("nil result"))}
+		return &Error{Op: "normalize", Pid: h.pid, Err: invalidf("nil result")}
 	}
 	res.reset()
 	if err := o.validate(); err != nil {

@@ -37,7 +37,7 @@ func ParseBackend(s string) (Backend, error) {
 			return Backend(i), nil
 		}
 	}
-	return 0, errors.Join(ErrInvalidArgument, errors.New("unknown backend "+s))
+	return 0, invalidf("unknown backend %q", s)
 }
 
 // Strategy is how a call was actually answered.
@@ -326,7 +326,7 @@ func (h *Handle) Query(addrs []uint64, opts *Options, res *Result) error {
 		o = *opts
 	}
 	if res == nil {
-		return &Error{Op: "query", Pid: h.pid, Err: errors.Join(ErrInvalidArgument, errors.New("nil result"))}
+		return &Error{Op: "query", Pid: h.pid, Err: invalidf("nil result")}
 	}
 	if err := o.validate(); err != nil {
 		return &Error{Op: "query", Pid: h.pid, Err: err}
