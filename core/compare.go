@@ -44,12 +44,7 @@ const (
 var diffNames = [...]string{"gate-vma", "name-escaping", "name-too-long", "build-id-too-long",
 	"missing-in-ioctl", "missing-in-text", "fields", "name", "build-id"}
 
-func (k DiffKind) String() string {
-	if int(k) < len(diffNames) {
-		return diffNames[k]
-	}
-	return "diff(?)"
-}
+func (k DiffKind) String() string { return enumName(diffNames[:], k, "diff") }
 
 // Expected reports whether k is a documented difference between the two
 // kernel interfaces rather than a real mismatch.

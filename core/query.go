@@ -23,21 +23,11 @@ const (
 
 var backendNames = [...]string{"auto", "ioctl", "text"}
 
-func (b Backend) String() string {
-	if int(b) < len(backendNames) {
-		return backendNames[b]
-	}
-	return "backend(?)"
-}
+func (b Backend) String() string { return enumName(backendNames[:], b, "backend") }
 
 // ParseBackend parses "auto", "ioctl" or "text".
 func ParseBackend(s string) (Backend, error) {
-	for i, n := range backendNames {
-		if s == n {
-			return Backend(i), nil
-		}
-	}
-	return 0, invalidf("unknown backend %q", s)
+	return parseEnum[Backend](backendNames[:], s, "backend")
 }
 
 // Strategy is how a call was actually answered.
@@ -53,12 +43,7 @@ const (
 
 var strategyNames = [...]string{"none", "point-ioctl", "ioctl-walk", "text", "ioctl-then-text"}
 
-func (s Strategy) String() string {
-	if int(s) < len(strategyNames) {
-		return strategyNames[s]
-	}
-	return "strategy(?)"
-}
+func (s Strategy) String() string { return enumName(strategyNames[:], s, "strategy") }
 
 // Filter restricts which VMAs match. The zero value matches every VMA. The
 // meaning is the kernel's in every backend.
@@ -116,12 +101,7 @@ const (
 
 var reasonNames = [...]string{"found", "unmapped", "filtered", "process-gone"}
 
-func (r Reason) String() string {
-	if int(r) < len(reasonNames) {
-		return reasonNames[r]
-	}
-	return "reason(?)"
-}
+func (r Reason) String() string { return enumName(reasonNames[:], r, "reason") }
 
 // Lookup is the answer for one input address. Its layout is that of the C
 // ABI's struct procmapq_lookup on little-endian machines (24 bytes; Reason
