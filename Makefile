@@ -26,7 +26,8 @@
 # Area rule files (-include'd below) define their own targets and append
 # their names to TEST_TARGETS, STRESS_TARGETS, BENCH_TARGETS, DEMO_TARGETS
 # and BUILD_TARGETS. They may use BUILD, LIB_SO, LIB_SONAME_FILE,
-# INCLUDE_DIR, CC, CFLAGS, and depend on the `lib` target.
+# INCLUDE_DIR, CC, CFLAGS, BUILD_LIB (to link a variant of the library the
+# same way), and depend on the `lib` target.
 #
 # The version comes from include/procmapq.h (PROCMAPQ_VERSION_*).
 
@@ -69,11 +70,13 @@ LIB_SONAME_FILE := $(BUILD)/$(LIB_SONAME)
 LIB_SO          := $(BUILD)/$(LIB_NAME)
 PC_FILE         := $(BUILD)/procmapq.pc
 
-# Everything the Go build of the library reads.
-GO_LIB_SOURCES := go.mod go.sum $(HEADER) $(MAP_FILE) \
-	$(wildcard capi/*.go capi/*.c capi/*.h core/*.go core/internal/*/*.go)
+# The one link recipe (soname, version script, cgo header removed), shared
+# with capi's Go tests and the stress fuzzers: $(BUILD_LIB) OUT.
+BUILD_LIB := capi/build-lib.sh
 
-GO_LDFLAGS := -extldflags '-Wl,-soname,$(LIB_SONAME) -Wl,--version-script=$(abspath $(MAP_FILE))'
+# Everything the Go build of the library reads.
+GO_LIB_SOURCES := go.mod go.sum $(HEADER) $(MAP_FILE) $(BUILD_LIB) \
+	$(wildcard capi/*.go capi/*.c capi/*.h core/*.go core/internal/*/*.go)
 
 # Filled by the area rule files.
 TEST_TARGETS   :=
@@ -105,9 +108,7 @@ lib: $(LIB_REAL) $(LIB_SONAME_FILE) $(LIB_SO) $(PC_FILE) ## build/libprocmapq.so
 $(LIB_REAL): $(GO_LIB_SOURCES)
 	@mkdir -p $(BUILD)
 	@echo "  GO      $@"
-	$(Q)$(GO) build -buildvcs=false -buildmode=c-shared -ldflags "$(GO_LDFLAGS)" -o $@ ./capi
-	@# The cgo-generated header is a build artefact; include/procmapq.h is the API.
-	$(Q)rm -f $(basename $@).h $(BUILD)/$(LIB_NAME).$(VERSION_MAJOR).$(VERSION_MINOR).h
+	$(Q)GO=$(GO) $(BUILD_LIB) $@
 
 $(LIB_SONAME_FILE): $(LIB_REAL)
 	$(Q)ln -sf $(notdir $<) $@

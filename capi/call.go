@@ -80,7 +80,7 @@ func panicError(op string, r any) error {
 	if re, ok := r.(runtime.Error); ok && strings.Contains(re.Error(), "invalid memory address") {
 		return &apiError{syscall.EFAULT, fmt.Sprintf("procmapq_%s: bad address in an argument (%v)", op, r)}
 	}
-	return &apiError{syscall.ENOTRECOVERABLE, fmt.Sprintf("procmapq_%s: internal error (please report): %v\n%s", op, r, debug.Stack())}
+	return &apiError{syscall.ENOTRECOVERABLE, fmt.Sprintf("procmapq_%s: internal error (please report): %s%s", op, oneLine(fmt.Sprint(r)), panicSite())}
 }
 
 // fail stores err's message for procmapq_last_error() and returns -errno.

@@ -114,21 +114,13 @@ func buildVariant(tags string, cgocheck2 bool) built {
 			return fail(err)
 		}
 	}
-	lib := filepath.Join(dir, "libprocmapq.so.0")
-	args := append([]string{"build", "-buildvcs=false", "-buildmode=c-shared", "-o", lib,
-		"-ldflags", "-extldflags '-Wl,-soname,libprocmapq.so.0 -Wl,--version-script=" + mapFile + "'"}, overlay...)
-	if tags != "" {
-		args = append(args, "-tags", tags)
+	// Linked by the Makefile's recipe (build-lib.sh): same soname, same
+	// symbol versions as the shipped library.
+	soname, err := buildLib(dir, tags, mapFile, overlay, cgocheck2)
+	if err != nil {
+		return fail(err)
 	}
-	cmd := exec.Command("go", append(args, ".")...)
-	cmd.Env = os.Environ()
-	if cgocheck2 {
-		cmd.Env = append(cmd.Env, "GOEXPERIMENT=cgocheck2")
-	}
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return fail(fmt.Errorf("go %s: %v\n%s", strings.Join(args, " "), err, out))
-	}
-	if err := os.Symlink("libprocmapq.so.0", filepath.Join(dir, "libprocmapq.so")); err != nil {
+	if err := os.Symlink(soname, filepath.Join(dir, "libprocmapq.so")); err != nil {
 		return fail(err)
 	}
 	cc := exec.Command("gcc", "-std=gnu11", "-O2", "-g", "-Wall", "-Wextra", "-Werror", "-I../include",
@@ -137,6 +129,29 @@ func buildVariant(tags string, cgocheck2 bool) built {
 		return fail(fmt.Errorf("building capitest.c: %v\n%s", err, out))
 	}
 	return b
+}
+
+// buildLib links the library into dir, named by its soname, with
+// build-lib.sh (the recipe the Makefile uses), and returns the soname.
+func buildLib(dir, tags, mapFile string, overlay []string, cgocheck2 bool) (string, error) {
+	out, err := exec.Command("./build-lib.sh", "-n").Output()
+	if err != nil {
+		return "", fmt.Errorf("build-lib.sh -n: %v", err)
+	}
+	soname := strings.TrimSpace(string(out))
+	args := []string{"-t", tags, "-m", mapFile}
+	if len(overlay) == 2 { // "-overlay", FILE
+		args = append(args, "-o", overlay[1])
+	}
+	cmd := exec.Command("./build-lib.sh", append(args, filepath.Join(dir, soname))...)
+	cmd.Env = os.Environ()
+	if cgocheck2 {
+		cmd.Env = append(cmd.Env, "GOEXPERIMENT=cgocheck2")
+	}
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("%s: %v\n%s", strings.Join(cmd.Args, " "), err, out)
+	}
+	return soname, nil
 }
 
 // checked is the library every functional test uses.

@@ -2,7 +2,6 @@ package core
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -45,12 +44,7 @@ const (
 var diffNames = [...]string{"gate-vma", "name-escaping", "name-too-long", "build-id-too-long",
 	"missing-in-ioctl", "missing-in-text", "fields", "name", "build-id"}
 
-func (k DiffKind) String() string {
-	if int(k) < len(diffNames) {
-		return diffNames[k]
-	}
-	return "diff(?)"
-}
+func (k DiffKind) String() string { return enumName(diffNames[:], k, "diff") }
 
 // Expected reports whether k is a documented difference between the two
 // kernel interfaces rather than a real mismatch.
@@ -144,7 +138,7 @@ func (h *Handle) Compare(opts *CompareOptions) (*CompareReport, error) {
 		o.RetryDelay = 100 * time.Millisecond
 	}
 	if h.IsSnapshot() {
-		return nil, &Error{Op: "compare", Pid: h.pid, Err: errors.Join(ErrInvalidArgument, errors.New("a text snapshot has no ioctl view"))}
+		return nil, &Error{Op: "compare", Pid: h.pid, Err: invalidf("a text snapshot has no ioctl view")}
 	}
 	var before, after, walk Result
 	var rep *CompareReport

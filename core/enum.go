@@ -76,7 +76,7 @@ func (h *Handle) enumText(o *Options, res *Result) error {
 	var lerr *lineError
 	res.VMAs, res.arena, lines, lerr = appendTextVMAs(text, o.Filter, res.VMAs, res.arena)
 	if lerr != nil {
-		return &Error{Op: "enumerate", Pid: h.pid, Err: errors.Join(ErrInvalidArgument, lerr)}
+		return &Error{Op: "enumerate", Pid: h.pid, Err: withDetail(ErrInvalidArgument, lerr)}
 	}
 	h.plan.noteText(lines, len(text), time.Since(start))
 	if o.Filter != (Filter{}) {

@@ -3,6 +3,7 @@ package core
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"syscall"
 )
 
@@ -57,10 +58,10 @@ func (e *Error) Error() string {
 	if e.HasAddr {
 		s += fmt.Sprintf(" addr %#x", e.Addr)
 	}
-	if e.Err == nil {
-		return s
+	if e.Err != nil {
+		s += ": " + e.Err.Error()
 	}
-	return s + ": " + e.Err.Error()
+	return oneLine(s)
 }
 
 func (e *Error) Unwrap() error {
@@ -95,6 +96,39 @@ func (e *errnoError) Unwrap() []error {
 		return []error{e.errno}
 	}
 	return []error{e.sentinel, e.errno}
+}
+
+// withDetail is the one way this package says more than a sentinel: the
+// message is "sentinel: detail" on one line, errors.Is(err, sentinel) holds
+// and errors.As reaches the detail (a *lineError, a syscall.Errno, ...).
+// Messages reach procmapq_last_error(), which promises one line, so use
+// this rather than errors.Join (which joins with a newline).
+func withDetail(sentinel, detail error) error {
+	return &detailError{sentinel: sentinel, detail: detail}
+}
+
+// invalidf is withDetail for ErrInvalidArgument with a formatted detail.
+func invalidf(format string, args ...any) error {
+	return withDetail(ErrInvalidArgument, fmt.Errorf(format, args...))
+}
+
+type detailError struct {
+	sentinel, detail error
+}
+
+func (e *detailError) Error() string {
+	return oneLine(e.sentinel.Error() + ": " + e.detail.Error())
+}
+
+func (e *detailError) Unwrap() []error { return []error{e.sentinel, e.detail} }
+
+// oneLine escapes the line breaks a path or a name may carry, so that a
+// message stays one line.
+func oneLine(s string) string {
+	if !strings.ContainsAny(s, "\r\n") {
+		return s
+	}
+	return strings.NewReplacer("\n", `\n`, "\r", `\r`).Replace(s)
 }
 
 // classifyErrno maps an errno from open/read/ioctl to a sentinel.

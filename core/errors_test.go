@@ -723,3 +723,76 @@ func helperProcRoot() error {
 	}
 	return checkPassedMappings(h, os.Getenv("PROCMAPQ_TEST_MAPPINGS"))
 }
+
+// TestErrorsOneLine walks an error from every constructor in this package
+// and from the API's refusals: each message is one line (it reaches
+// procmapq_last_error(), which promises one) and errors.Is still finds its
+// sentinel and, where there is one, its errno.
+func TestErrorsOneLine(t *testing.T) {
+	type want struct {
+		err      error
+		sentinel error
+		errno    syscall.Errno // 0: none to check
+	}
+	cases := map[string]want{
+		"withDetail":      {withDetail(ErrInvalidArgument, &lineError{3, "bad\nname"}), ErrInvalidArgument, 0},
+		"invalidf":        {invalidf("field %q", "a\nb"), ErrInvalidArgument, 0},
+		"classifyErrno":   {classifyErrno(syscall.EACCES), ErrPermission, syscall.EACCES},
+		"errnoError":      {&errnoError{sentinel: ErrProcessGone, errno: syscall.ESRCH, detail: "a zombie"}, ErrProcessGone, syscall.ESRCH},
+		"Error with path": {&Error{Op: "open", Pid: 1, Path: "/tmp/x\ny\r", Err: classifyErrno(syscall.ENOENT)}, syscall.ENOENT, syscall.ENOENT},
+		"Error wrapping":  {&Error{Op: "query", Pid: -1, Err: withDetail(ErrNotSupported, errors.New("two\nlines"))}, ErrNotSupported, 0},
+		"notSupported":    {notSupported(), ErrNotSupported, 0},
+	}
+	_, err := ParseBackend("mmap\n")
+	cases["ParseBackend"] = want{err, ErrInvalidArgument, 0}
+	_, err = ParseMaps([]byte("00400000-00401000 r-xp 00000000 08:01 1 /bin/a\nnot a line\n"))
+	cases["ParseMaps"] = want{err, ErrInvalidArgument, 0}
+	_, err = OpenText([]byte("00400000-00401000 r-xp 00000000 08:01 1 /a\n00300000-00301000 r-xp 00000000 08:01 1 /b\n"))
+	cases["OpenText order"] = want{err, ErrInvalidArgument, 0}
+	_, err = Open(-5)
+	cases["Open"] = want{err, ErrInvalidArgument, 0}
+	_, err = Open(freePid(t))
+	cases["Open gone"] = want{err, ErrNoProcess, syscall.ESRCH}
+	_, err = OpenFD(-1, nil)
+	cases["OpenFD"] = want{err, syscall.EBADF, syscall.EBADF}
+	var nilHandle *Handle
+	cases["nil handle"] = want{nilHandle.Reopen(), ErrInvalidArgument, 0}
+	th, err := OpenText([]byte("00400000-00401000 r-xp 00000000 08:01 1 /bin/a\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer th.Close()
+	cases["Reopen text"] = want{th.Reopen(), ErrInvalidArgument, 0}
+	_, err = th.Compare(nil)
+	cases["Compare text"] = want{err, ErrInvalidArgument, 0}
+	cases["Query nil result"] = want{th.Query([]uint64{1}, nil, nil), ErrInvalidArgument, 0}
+	cases["Enumerate nil result"] = want{th.Enumerate(nil, nil), ErrInvalidArgument, 0}
+	cases["Normalize nil result"] = want{th.Normalize([]uint64{1}, nil, nil), ErrInvalidArgument, 0}
+	h, err := Open(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.Close()
+	cases["closed"] = want{h.Reopen(), ErrClosed, 0}
+
+	for name, w := range cases {
+		if w.err == nil {
+			t.Errorf("%s: no error", name)
+			continue
+		}
+		msg := w.err.Error()
+		if strings.ContainsAny(msg, "\r\n") {
+			t.Errorf("%s: message not one line: %q", name, msg)
+		}
+		if !errors.Is(w.err, w.sentinel) {
+			t.Errorf("%s: %q does not wrap %v", name, msg, w.sentinel)
+		}
+		if w.errno != 0 && (!errors.Is(w.err, w.errno) || Errno(w.err) != w.errno) {
+			t.Errorf("%s: %q: errno %v, want %v", name, msg, Errno(w.err), w.errno)
+		}
+	}
+	var le *lineError
+	if err := cases["ParseMaps"].err; !errors.As(err, &le) || le.line != 2 {
+		t.Errorf("ParseMaps: %v does not carry its line", err)
+	}
+}

@@ -2,7 +2,6 @@ package core
 
 import (
 	"bytes"
-	"errors"
 	"os"
 	"path"
 	"runtime/debug"
@@ -165,7 +164,7 @@ func OpenFD(fd int, opts *OpenOptions) (*Handle, error) {
 		return nil, &Error{Op: "open fd", Pid: pid, Err: classifyErrno(err.(syscall.Errno))}
 	}
 	if why := notMapsFile(fd, &st, &sfs); why != "" {
-		return nil, &Error{Op: "open fd", Pid: pid, Err: errors.Join(ErrInvalidArgument, errors.New(why))}
+		return nil, &Error{Op: "open fd", Pid: pid, Err: invalidf("%s", why)}
 	}
 	nfd, err := unix.FcntlInt(uintptr(fd), unix.F_DUPFD_CLOEXEC, 0)
 	if err != nil {
@@ -177,7 +176,7 @@ func OpenFD(fd int, opts *OpenOptions) (*Handle, error) {
 		// and the like answer ENOTTY, pagemap EINVAL.
 		if works, _, err := probeFD(nfd); !works || err != nil {
 			unix.Close(nfd)
-			return nil, &Error{Op: "open fd", Pid: pid, Err: errors.Join(ErrInvalidArgument, errors.New("not a maps file (PROCMAP_QUERY refused)"))}
+			return nil, &Error{Op: "open fd", Pid: pid, Err: invalidf("not a maps file (PROCMAP_QUERY refused)")}
 		}
 		h.ioctlState = 1
 	}
@@ -226,7 +225,7 @@ func OpenText(text []byte) (*Handle, error) {
 	}
 	for i := 1; i < len(vmas); i++ {
 		if vmas[i].Start < vmas[i-1].End {
-			return nil, &Error{Op: "open text", Pid: -1, Err: errors.Join(ErrInvalidArgument,
+			return nil, &Error{Op: "open text", Pid: -1, Err: withDetail(ErrInvalidArgument,
 				&lineError{i + 1, "VMA not above the previous one"})}
 		}
 	}
@@ -289,7 +288,7 @@ func (h *Handle) Reopen() error {
 		return &Error{Op: "reopen", Pid: h.pid, Err: ErrClosed}
 	}
 	if h.kind != kindPid {
-		return &Error{Op: "reopen", Pid: h.pid, Err: errors.Join(ErrInvalidArgument, errors.New("only pid handles can be reopened"))}
+		return &Error{Op: "reopen", Pid: h.pid, Err: invalidf("only pid handles can be reopened")}
 	}
 	return h.reopenMaps()
 }
@@ -297,7 +296,7 @@ func (h *Handle) Reopen() error {
 // errNilHandle is returned by the methods of a nil *Handle (a caller bug,
 // reported rather than a crash).
 func errNilHandle(op string) error {
-	return &Error{Op: op, Pid: -1, Err: errors.Join(ErrInvalidArgument, errors.New("nil handle"))}
+	return &Error{Op: op, Pid: -1, Err: invalidf("nil handle")}
 }
 
 // lockOpen locks h and checks it is usable.

@@ -1,6 +1,7 @@
 package core
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"runtime"
@@ -319,9 +320,9 @@ func notSupported() error {
 	case why == syscall.ENOTTY:
 		return ErrNotSupported
 	case why != 0:
-		return fmt.Errorf("%w: the ioctl is blocked here (%v), e.g. by a seccomp filter", ErrNotSupported, why)
+		return withDetail(ErrNotSupported, fmt.Errorf("the ioctl is blocked here (%v), e.g. by a seccomp filter", why))
 	case probeOverride == "0":
-		return fmt.Errorf("%w: forced off by PROCMAPQ_FORCE_PROBE=0", ErrNotSupported)
+		return withDetail(ErrNotSupported, errors.New("forced off by PROCMAPQ_FORCE_PROBE=0"))
 	}
 	return ErrNotSupported
 }

@@ -3,19 +3,10 @@ package core
 import (
 	"bytes"
 	"slices"
-	"strconv"
 
 	"github.com/libprocmapq/libprocmapq/core/internal/elfnote"
 	"github.com/libprocmapq/libprocmapq/core/internal/locator"
 )
-
-// enumName returns names[i], or what(i) for a value without a name.
-func enumName(names []string, i int, what string) string {
-	if i < len(names) {
-		return names[i]
-	}
-	return what + "(" + strconv.Itoa(i) + ")"
-}
 
 // MetaKind says what a normalized address belongs to. The values are
 // stable (C bindings copy them).
@@ -37,7 +28,7 @@ const (
 
 var metaKindNames = [...]string{"unknown", "elf", "vdso"}
 
-func (k MetaKind) String() string { return enumName(metaKindNames[:], int(k), "meta-kind") }
+func (k MetaKind) String() string { return enumName(metaKindNames[:], k, "meta-kind") }
 
 // UnknownReason says why an address is [MetaUnknown]. Values 0 to 2 are
 // blazesym's (Unmapped, MissingComponent, Unsupported); the values are
@@ -66,7 +57,7 @@ const (
 var unknownReasonNames = [...]string{"unmapped", "anonymous", "unsupported", "filtered", "process-gone"}
 
 func (r UnknownReason) String() string {
-	return enumName(unknownReasonNames[:], int(r), "unknown-reason")
+	return enumName(unknownReasonNames[:], r, "unknown-reason")
 }
 
 // BuildIDSource says where a meta's build ID came from. The values are
@@ -91,7 +82,7 @@ const (
 var buildIDSourceNames = [...]string{"none", "kernel", "file", "memory"}
 
 func (s BuildIDSource) String() string {
-	return enumName(buildIDSourceNames[:], int(s), "build-id-source")
+	return enumName(buildIDSourceNames[:], s, "build-id-source")
 }
 
 // MetaFlags carry facts about an ELF meta.

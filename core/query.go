@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"syscall"
 	"unsafe"
 )
 
@@ -25,21 +24,11 @@ const (
 
 var backendNames = [...]string{"auto", "ioctl", "text"}
 
-func (b Backend) String() string {
-	if int(b) < len(backendNames) {
-		return backendNames[b]
-	}
-	return "backend(?)"
-}
+func (b Backend) String() string { return enumName(backendNames[:], b, "backend") }
 
 // ParseBackend parses "auto", "ioctl" or "text".
 func ParseBackend(s string) (Backend, error) {
-	for i, n := range backendNames {
-		if s == n {
-			return Backend(i), nil
-		}
-	}
-	return 0, errors.Join(ErrInvalidArgument, errors.New("unknown backend "+s))
+	return parseEnum[Backend](backendNames[:], s, "backend")
 }
 
 // Strategy is how a call was actually answered.
@@ -55,12 +44,7 @@ const (
 
 var strategyNames = [...]string{"none", "point-ioctl", "ioctl-walk", "text", "ioctl-then-text"}
 
-func (s Strategy) String() string {
-	if int(s) < len(strategyNames) {
-		return strategyNames[s]
-	}
-	return "strategy(?)"
-}
+func (s Strategy) String() string { return enumName(strategyNames[:], s, "strategy") }
 
 // Filter restricts which VMAs match. The zero value matches every VMA. The
 // meaning is the kernel's in every backend.
@@ -119,12 +103,7 @@ func (h *Handle) checkCall(op string, resultNil bool, b Backend, f Filter) error
 	default:
 		return nil
 	}
-	return &Error{Op: op, Pid: h.pid, Err: invalidArgument(why)}
-}
-
-// invalidArgument is ErrInvalidArgument (and EINVAL) saying what is wrong.
-func invalidArgument(why string) error {
-	return &errnoError{sentinel: ErrInvalidArgument, errno: syscall.EINVAL, detail: "invalid argument: " + why}
+	return &Error{Op: op, Pid: h.pid, Err: invalidf("%s", why)}
 }
 
 // Reason says why an address has, or has no, VMA.
@@ -139,12 +118,7 @@ const (
 
 var reasonNames = [...]string{"found", "unmapped", "filtered", "process-gone"}
 
-func (r Reason) String() string {
-	if int(r) < len(reasonNames) {
-		return reasonNames[r]
-	}
-	return "reason(?)"
-}
+func (r Reason) String() string { return enumName(reasonNames[:], r, "reason") }
 
 // Lookup is the answer for one input address. Its layout is that of the C
 // ABI's struct procmapq_lookup on little-endian machines (24 bytes; Reason
@@ -355,7 +329,7 @@ func (h *Handle) Query(addrs []uint64, opts *Options, res *Result) error {
 		return err
 	}
 	if len(addrs) > 1<<31-1 {
-		return &Error{Op: "query", Pid: h.pid, Err: invalidArgument(fmt.Sprintf("%d addresses: at most 2^31-1 per call", len(addrs)))}
+		return &Error{Op: "query", Pid: h.pid, Err: invalidf("%d addresses: at most 2^31-1 per call", len(addrs))}
 	}
 	if err := h.lockOpen("query"); err != nil {
 		return err

@@ -243,9 +243,9 @@ func TestQueryHotPathAllocs(t *testing.T) {
 
 func TestStrategyAndReasonNames(t *testing.T) {
 	for _, c := range []struct{ got, want string }{
-		{StrategyNone.String(), "none"}, {StrategyIoctlThenText.String(), "ioctl-then-text"}, {Strategy(99).String(), "strategy(?)"},
-		{ReasonProcessGone.String(), "process-gone"}, {Reason(99).String(), "reason(?)"},
-		{Backend(99).String(), "backend(?)"}, {Kind(99).String(), "kind(99)"}, {DiffKind(99).String(), "diff(?)"},
+		{StrategyNone.String(), "none"}, {StrategyIoctlThenText.String(), "ioctl-then-text"}, {Strategy(99).String(), "strategy(99)"},
+		{ReasonProcessGone.String(), "process-gone"}, {Reason(99).String(), "reason(99)"},
+		{Backend(99).String(), "backend(99)"}, {Kind(99).String(), "kind(99)"}, {DiffKind(99).String(), "diff(99)"},
 		{(PermRead | PermShared).String(), "r--s"}, {Perm(0).String(), "---p"},
 	} {
 		if c.got != c.want {

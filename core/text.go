@@ -2,7 +2,6 @@ package core
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
 	"slices"
 	"syscall"
@@ -382,7 +381,7 @@ func ParseMaps(text []byte) ([]VMA, error) {
 		v := &out[len(out)-1]
 		raw, n, msg := parseLineIn(text[pos:], v)
 		if msg != "" {
-			return nil, &Error{Op: "parse", Pid: -1, Err: fmt.Errorf("%w: %w", ErrInvalidArgument, &lineError{len(out), msg})}
+			return nil, &Error{Op: "parse", Pid: -1, Err: withDetail(ErrInvalidArgument, &lineError{len(out), msg})}
 		}
 		pos += n
 		if raw != nil {
@@ -432,7 +431,7 @@ func (h *Handle) resolveText(sorted *batch, from int, o *Options, res *Result, o
 		lines++
 		raw, n, msg := parseLineIn(text[pos:], &v)
 		if msg != "" {
-			return failLookups(&Error{Op: op, Pid: h.pid, Err: errors.Join(ErrInvalidArgument, &lineError{lines, msg})}, sorted, b.i, res)
+			return failLookups(&Error{Op: op, Pid: h.pid, Err: withDetail(ErrInvalidArgument, &lineError{lines, msg})}, sorted, b.i, res)
 		}
 		pos += n
 		b.add(&v, raw)
@@ -472,7 +471,7 @@ func (h *Handle) resolveTextStream(sorted *batch, from int, o *Options, res *Res
 			break
 		}
 		if msg != "" {
-			err = &Error{Op: op, Pid: h.pid, Err: errors.Join(ErrInvalidArgument, &lineError{s.line, msg})}
+			err = &Error{Op: op, Pid: h.pid, Err: withDetail(ErrInvalidArgument, &lineError{s.line, msg})}
 			break
 		}
 		if !ok {
@@ -719,7 +718,7 @@ func (h *Handle) fillLongNames(res *Result) error {
 		line++
 		raw, n, msg := parseLineIn(text[pos:], &v)
 		if msg != "" {
-			return &Error{Op: "query", Pid: h.pid, Err: invalidArgument((&lineError{line, msg}).Error())}
+			return &Error{Op: "query", Pid: h.pid, Err: withDetail(ErrInvalidArgument, &lineError{line, msg})}
 		}
 		pos += n
 		if len(raw) < pathMax-1 {

@@ -56,12 +56,7 @@ const (
 
 var kindNames = [...]string{"anonymous", "file", "deleted-file", "named-anon", "heap", "stack", "vdso", "vvar", "vsyscall", "special"}
 
-func (k Kind) String() string {
-	if int(k) < len(kindNames) {
-		return kindNames[k]
-	}
-	return "kind(" + strconv.Itoa(int(k)) + ")"
-}
+func (k Kind) String() string { return enumName(kindNames[:], k, "kind") }
 
 // VMAFlags carry facts about a VMA's name.
 type VMAFlags uint8

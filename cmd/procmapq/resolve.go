@@ -2,8 +2,8 @@ package main
 
 import (
 	"bufio"
+	"cmp"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"io"
 
@@ -69,7 +69,7 @@ func runResolve(e *env, args []string) int {
 		} else {
 			writeNormalizedLines(out, addrs, &res, *buildIDs)
 		}
-		return finish(e, out, errors.Join(qerr, err))
+		return finish(e, out, cmp.Or(qerr, err)) // one message: the target's, else the write's
 	}
 	opts := core.Options{Backend: backend, BuildIDs: *buildIDs}
 	var res core.Result
@@ -82,7 +82,7 @@ func runResolve(e *env, args []string) int {
 	} else {
 		writeResolvedLines(out, addrs, &res, *buildIDs)
 	}
-	return finish(e, out, errors.Join(qerr, err))
+	return finish(e, out, cmp.Or(qerr, err)) // one message: the target's, else the write's
 }
 
 // finish flushes the results printed so far, then reports err if any: a

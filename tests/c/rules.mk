@@ -112,8 +112,7 @@ TESTS_C_CGOCHECK2_LIB := $(TESTS_C_CGOCHECK2_DIR)/$(LIB_SONAME)
 $(TESTS_C_CGOCHECK2_LIB): $(GO_LIB_SOURCES)
 	@mkdir -p $(dir $@)
 	@echo "  GO      $@ (GOEXPERIMENT=cgocheck2)"
-	$(Q)GOEXPERIMENT=cgocheck2 $(GO) build -buildvcs=false -buildmode=c-shared -ldflags "$(GO_LDFLAGS)" -o $@ ./capi
-	$(Q)rm -f $(basename $@).h
+	$(Q)GOEXPERIMENT=cgocheck2 GO=$(GO) $(BUILD_LIB) $@
 
 .PHONY: test-c-cgocheck2
 test-c-cgocheck2: $(TESTS_C_BINS) $(PROCMAPQ_TARGET_BIN) $(TESTS_C_CGOCHECK2_LIB) ## C tests against a cgocheck2 library

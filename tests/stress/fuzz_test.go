@@ -15,7 +15,9 @@ import (
 
 // libSO builds a private copy of libprocmapq.so from the working tree, once
 // per test process, and returns its directory. Private, so that parallel
-// fuzz workers and other engineers' `make lib` never race on build/.
+// fuzz workers and other engineers' `make lib` never race on build/. It is
+// linked by capi/build-lib.sh, the Makefile's recipe, so the fuzzers test
+// the artefact that is shipped (its soname and symbol versions).
 func libSO(tb testing.TB) string {
 	tb.Helper()
 	libBuild.once.Do(func() {
@@ -25,12 +27,18 @@ func libSO(tb testing.TB) string {
 			return
 		}
 		libBuild.dir = dir
-		cmd := exec.Command("go", "build", "-buildvcs=false", "-buildmode=c-shared",
-			"-o", filepath.Join(dir, "libprocmapq.so"), "./capi")
-		cmd.Dir = repoRoot()
-		if out, err := cmd.CombinedOutput(); err != nil {
-			libBuild.err = fmt.Errorf("building the library: %v\n%s", err, out)
+		script := filepath.Join(repoRoot(), "capi", "build-lib.sh")
+		out, err := exec.Command(script, "-n").Output()
+		if err != nil {
+			libBuild.err = fmt.Errorf("%s -n: %v", script, err)
+			return
 		}
+		soname := string(bytes.TrimSpace(out))
+		if out, err := exec.Command(script, filepath.Join(dir, soname)).CombinedOutput(); err != nil {
+			libBuild.err = fmt.Errorf("building the library: %v\n%s", err, out)
+			return
+		}
+		libBuild.err = os.Symlink(soname, filepath.Join(dir, "libprocmapq.so"))
 	})
 	if libBuild.err != nil {
 		tb.Fatal(libBuild.err)
