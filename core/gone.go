@@ -2,7 +2,6 @@ package core
 
 import (
 	"bytes"
-	"os"
 	"strconv"
 	"syscall"
 
@@ -60,8 +59,9 @@ const pfKthread = 0x00200000
 
 // procStat reads the state letter and flags of /proc/PID/stat.
 func (h *Handle) procStat() (state byte, flags uint64, ok bool) {
-	b, err := os.ReadFile(h.procRoot + "/" + strconv.Itoa(h.pid) + "/stat")
-	if err != nil {
+	var buf [1024]byte
+	b, ok := readSmallFile(h.procRoot+"/"+strconv.Itoa(h.pid)+"/stat", buf[:])
+	if !ok {
 		return 0, 0, false
 	}
 	// "pid (comm) S ppid pgrp session tty tpgid flags ...": comm may hold
@@ -74,7 +74,7 @@ func (h *Handle) procStat() (state byte, flags uint64, ok bool) {
 	if len(f) < 7 || len(f[0]) != 1 {
 		return 0, 0, false
 	}
-	flags, err = strconv.ParseUint(string(f[6]), 10, 64)
+	flags, err := strconv.ParseUint(string(f[6]), 10, 64)
 	return f[0][0], flags, err == nil
 }
 
@@ -103,15 +103,15 @@ func (h *Handle) adoptLiveThread() bool {
 		return false
 	}
 	dir := h.procRoot + "/" + strconv.Itoa(h.pid) + "/task"
-	tids, err := os.ReadDir(dir)
-	if err != nil {
+	tids, ok := dirNames(dir)
+	if !ok {
 		return false
 	}
-	for _, t := range tids {
-		if t.Name() == strconv.Itoa(h.pid) {
+	for _, tid := range tids {
+		if tid == strconv.Itoa(h.pid) {
 			continue // the leader: its view is the empty one
 		}
-		fd, err := unix.Open(dir+"/"+t.Name()+"/maps", unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		fd, err := unix.Open(dir+"/"+tid+"/maps", unix.O_RDONLY|unix.O_CLOEXEC, 0)
 		if err != nil {
 			continue
 		}
@@ -143,4 +143,44 @@ func (h *Handle) ioctlFailed(op string, addr uint64, en syscall.Errno) error {
 		h.ioctlState = -1
 	}
 	return &Error{Op: op, Pid: h.pid, Addr: addr, HasAddr: true, Err: classifyErrno(en)}
+}
+
+// The files here are read with plain system calls, not package os: the
+// first os.Open in a process starts the Go runtime's poller, which keeps an
+// epoll descriptor and an eventfd open for the life of the process, and a
+// library must not leave descriptors its host did not ask for.
+
+// readSmallFile reads up to len(buf) bytes of path.
+func readSmallFile(path string, buf []byte) ([]byte, bool) {
+	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, false
+	}
+	defer unix.Close(fd)
+	n, err := unix.Read(fd, buf)
+	if err != nil || n <= 0 {
+		return nil, false
+	}
+	return buf[:n], true
+}
+
+// dirNames lists the names in directory dir.
+func dirNames(dir string) ([]string, bool) {
+	fd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, false
+	}
+	defer unix.Close(fd)
+	var names []string
+	buf := make([]byte, 4096)
+	for {
+		n, err := unix.ReadDirent(fd, buf)
+		if err != nil {
+			return nil, false
+		}
+		if n <= 0 {
+			return names, true
+		}
+		_, _, names = unix.ParseDirent(buf[:n], -1, names)
+	}
 }
