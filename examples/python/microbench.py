@@ -203,8 +203,10 @@ def run(loops, pid, rounds):
     limit = med["c-ioctl"]
     print()
     for name in ("py-bare", "py-lookup-auto", "py-lookup-ioctl", "cabi-1", "cabi-1-null-opts"):
-        if name in med:
+        if name in med and limit > 0:
             print(f"- `{name}`: {med[name] / limit:.2f}x c-ioctl")
+    if limit <= 0:
+        print("- no ratios to c-ioctl: PROCMAP_QUERY is not available here (old kernel or masked)")
     print(f"- `py-lookup-auto` - `py-bare`: {med['py-lookup-auto'] - med['py-bare']:.0f} ns of Python work")
     for name in ("py-bulk-3000", "py-bulk-3000+views", "py-query-3000"):
         print(f"- `{name}` - `cabi-3000`: {(med[name] - med['cabi-3000']) / len(batch):.1f} ns per address")
