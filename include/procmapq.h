@@ -209,9 +209,12 @@ struct procmapq_open_opts {
 
 /**
  * procmapq_open - open process @pid's address space by /proc/<pid>/maps.
- * The maps file stays open (and a pidfd guards against pid reuse) until
- * procmapq_close(). Works on every kernel; PROCMAP_QUERY (6.11+) is used when
- * available.
+ * The maps file stays open until procmapq_close(), bound to the process
+ * that had @pid at open: if it exits, calls say -ESRCH, never answering for
+ * a process that reuses the pid. One open(2); close is one close(2). Works
+ * on every kernel; PROCMAP_QUERY (6.11+) is used when available. A process
+ * whose main thread exited while others run is answered from a live
+ * thread's view; a zombie or a kernel thread gets -ESRCH saying which.
  * @pid: target pid; 0 = the calling process.
  * @opts: may be NULL (defaults). Not kept after the call.
  * @out: must not be NULL; receives the handle on success (NULL on failure).
@@ -270,10 +273,11 @@ PROCMAPQ_API int procmapq_close(struct procmapq *h);
  * procmapq_reopen - reopen a pid handle's maps file after its process
  * exec'd (queries then fail with -ESRCH).
  * @h: a handle from procmapq_open(); must not be NULL.
+ * The file is reopened through /proc/self/fd, which reaches the same
+ * process (its new image after an exec) and fails once it is gone.
  * @return 0, or -ESRCH (the process is gone, or its pid now belongs to
  * another process), -EINVAL (fd and text handles cannot be reopened),
- * -ENOTTY (no pidfd support, so pid reuse cannot be ruled out), -EBADF.
- * Thread-safe; any kernel with pidfd_open (5.3+) for pid-reuse detection.
+ * -EBADF. Thread-safe; any kernel.
  */
 PROCMAPQ_API int procmapq_reopen(struct procmapq *h);
 

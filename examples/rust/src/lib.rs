@@ -306,7 +306,7 @@ impl Handle {
     }
 
     /// Opens process `pid` by /proc/<pid>/maps (0 = the calling process).
-    /// The maps file stays open (a pidfd guards against pid reuse).
+    /// The maps file stays open, bound to that process (not to the pid).
     pub fn open(pid: i32) -> io::Result<Handle> {
         // SAFETY: NULL opts means defaults; out is a valid pointer.
         Self::from_open(|out| unsafe { sys::procmapq_open(pid, ptr::null(), out) })

@@ -35,7 +35,7 @@
 
 /* count_fds counts open fds, but not the Go runtime's netpoller (an
  * eventpoll and an eventfd it opens once, lazily, at a point that depends
- * on its timers): the library's own fds are maps files and pidfds. */
+ * on its timers): the library's own fds are maps files. */
 static int count_fds(void)
 {
 	DIR *d = opendir("/proc/self/fd");
