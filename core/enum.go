@@ -122,6 +122,7 @@ func (h *Handle) enumWalk(o *Options, res *Result, adaptive bool) error {
 	n := len(res.VMAs)
 	if n > 0 {
 		p := &h.plan
+		p.learnedHere = true
 		p.noteIoctls(res.Syscalls, clock)
 		if o.Filter == (Filter{}) {
 			p.vmaCount = n

@@ -84,6 +84,11 @@ type planner struct {
 	// on the same pid hintPid (see attach); nil for fd and text handles.
 	hint    *hintSlot
 	hintPid int
+	// learnedHere is set when this handle learnt something of its own
+	// (not only what attach gave it): only then does it share, so that a
+	// handle that never plans (a forced backend) does not put back a stale
+	// copy over what other handles learnt since.
+	learnedHere bool
 }
 
 // learnt is what the planner knows of one process. A handle starts from
@@ -135,7 +140,7 @@ func (p *planner) attach(pid int) {
 // Close, not on every call.
 func (p *planner) share() {
 	s := p.hint
-	if s == nil {
+	if s == nil || !p.learnedHere {
 		return
 	}
 	s.mu.Lock()
@@ -200,7 +205,7 @@ func (p *planner) noteIoctls(n int, c clock) {
 }
 
 func (p *planner) noteText(lines, bytes int, d time.Duration) {
-	p.vmaCount = max(lines, 1)
+	p.vmaCount, p.learnedHere = max(lines, 1), true
 	ewma(&calib.textPerVMANs, int64(d)/int64(max(lines, 1)))
 	p.share()
 }
@@ -287,7 +292,7 @@ func (h *Handle) chooseQuery(b *batch, o *Options) (Strategy, error) {
 // VMAs and gaps) the batch needed per address.
 func (p *planner) noteQuery(touched, n int) {
 	if n > 0 {
-		p.lastRatio = float64(touched) / float64(n)
+		p.lastRatio, p.learnedHere = float64(touched)/float64(n), true
 	}
 }
 
