@@ -21,17 +21,7 @@
 
 #include "bench.h"
 
-/* struct procmap_query and its request number, defined here because older
- * <linux/fs.h> lack them (= _IOWR('f', 17, struct procmap_query)). */
-struct pmq_arg {
-	uint64_t size, query_flags, query_addr;
-	uint64_t vma_start, vma_end, vma_flags, vma_page_size, vma_offset, inode;
-	uint32_t dev_major, dev_minor, vma_name_size, build_id_size;
-	uint64_t vma_name_addr, build_id_addr;
-};
-#define PROCMAP_QUERY_REQUEST 0xC0686611ul
-#define PMQ_VMA_EXECUTABLE 0x04
-#define PMQ_COVERING_OR_NEXT 0x10
+#include "../../tests/uapi/procmap_query.h"
 
 static int open_maps(int pid, int *fd)
 {

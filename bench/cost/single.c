@@ -18,13 +18,8 @@
 #include <unistd.h>
 
 #include "procmapq.h"
+#include "../../tests/uapi/procmap_query.h"
 
-struct pmq_arg {
-	uint64_t size, query_flags, query_addr;
-	uint64_t vma_start, vma_end, vma_flags, vma_page_size, vma_offset, inode;
-	uint32_t dev_major, dev_minor, vma_name_size, build_id_size;
-	uint64_t vma_name_addr, build_id_addr;
-};
 
 static double cpu_ns(void)
 {
@@ -59,9 +54,9 @@ int main(int argc, char **argv)
 		if (i == 0)
 			t0 = cpu_ns();
 		if (limit) {
-			struct pmq_arg q = { .size = sizeof q, .query_flags = 0x10, .query_addr = addr,
+			struct pmq_arg q = { .size = sizeof q, .query_flags = PMQ_COVERING_OR_NEXT, .query_addr = addr,
 					     .vma_name_addr = (uintptr_t)name, .vma_name_size = sizeof name };
-			if (ioctl(fd, 0xC0686611ul, &q) < 0)
+			if (ioctl(fd, PROCMAP_QUERY_REQUEST, &q) < 0)
 				return 1;
 			continue;
 		}

@@ -16,27 +16,18 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
-/* struct procmap_query's first 104 bytes (linux/fs.h since 6.11), written
- * out so that the probe builds with older kernel headers. */
-struct query {
-	uint64_t size, query_flags, query_addr;
-	uint64_t vma_start, vma_end, vma_flags, vma_page_size, vma_offset, inode;
-	uint32_t dev_major, dev_minor, vma_name_size, build_id_size;
-	uint64_t vma_name_addr, build_id_addr;
-};
-_Static_assert(sizeof(struct query) == 104, "struct procmap_query is 104 bytes");
-#define PROCMAP_QUERY_IOCTL 0xC0686611u /* _IOWR('f', 17, struct procmap_query) */
+#include "../uapi/procmap_query.h"
 
 int main(void)
 {
 	uintptr_t self = (uintptr_t)&main;
-	struct query q = {.size = sizeof q, .query_addr = self};
+	struct pmq_arg q = {.size = sizeof q, .query_addr = self};
 	int fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
 		fprintf(stderr, "probe_ioctl: /proc/self/maps: %s\n", strerror(errno));
 		return 2;
 	}
-	int rc = ioctl(fd, PROCMAP_QUERY_IOCTL, &q);
+	int rc = ioctl(fd, PROCMAP_QUERY_REQUEST, &q);
 	int err = errno;
 	close(fd);
 	if (rc == 0 && q.vma_start <= self && self < q.vma_end) {
