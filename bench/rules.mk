@@ -24,7 +24,7 @@ BENCH_ARGS    = -c-driver $(BENCH_DRIVER) -go-driver $(BENCH_GO) -lib $(LIB_SO) 
 
 .PHONY: bench-run bench-smoke bench-publish bench-binaries
 
-$(BENCH_DRIVER): bench/c/driver.c bench/c/plain.c bench/c/cabi.c bench/c/common.c bench/c/bench.h $(INCLUDE_DIR)/procmapq.h
+$(BENCH_DRIVER): bench/c/driver.c bench/c/plain.c bench/c/cabi.c bench/c/common.c bench/c/bench.h $(INCLUDE_DIR)/procmapq.h tests/uapi/procmap_query.h
 	@mkdir -p $(BENCH_BUILD)
 	@echo "  CC      $@"
 	$(Q)$(CC) $(CFLAGS) -I$(INCLUDE_DIR) -o $@ bench/c/driver.c bench/c/plain.c bench/c/cabi.c bench/c/common.c -ldl -lpthread
@@ -54,7 +54,7 @@ TEST_TARGETS  += bench-smoke
 # The cost account of a one-address call (bench/README.md): plain C against
 # the C ABI, thread CPU time and a perf profile split by account.py.
 BENCH_COST_BIN := $(BENCH_BUILD)/cost-single
-$(BENCH_COST_BIN): bench/cost/single.c $(INCLUDE_DIR)/procmapq.h | lib
+$(BENCH_COST_BIN): bench/cost/single.c $(INCLUDE_DIR)/procmapq.h tests/uapi/procmap_query.h | lib
 	@mkdir -p $(BENCH_BUILD)
 	$(Q)$(CC) -O2 -g -I$(INCLUDE_DIR) -o $@ $< -L$(BUILD) -lprocmapq -Wl,-rpath,$(abspath $(BUILD))
 
